@@ -1,0 +1,56 @@
+/* cymlp's element-wise C kernels, instantiated once for float (suffix _f) and once for
+ * double (suffix _d).  The bodies live in activations.h, losses.h and optim.h, written
+ * once over the macros CYMLP_REAL (the element type), CYMLP_FN(name) (the suffixed
+ * name), CYMLP_EXP (the vectorisable exp of fastexp.h) and CYMLP_SQRT.
+ *
+ * Conventions: every matrix is row-major and C-contiguous; `rows` is the number of
+ * samples in the block, `cols` the layer width.  No kernel allocates or fails.
+ */
+#ifndef CYMLP_KERNELS_H
+#define CYMLP_KERNELS_H
+
+#include <math.h>
+#include <stddef.h>
+#include <string.h>
+#include "cymlp/fastexp.h"
+
+typedef ptrdiff_t cymlp_index;
+
+#if defined(_MSC_VER) && !defined(__cplusplus)
+#define restrict __restrict
+#endif
+
+/* Activation codes; the Python layer maps names to these (cymlp/_names.py). */
+enum cymlp_activation {
+    CYMLP_IDENTITY = 0,
+    CYMLP_LOGISTIC = 1,
+    CYMLP_TANH = 2,
+    CYMLP_RELU = 3,
+    CYMLP_SOFTMAX = 4
+};
+
+#define CYMLP_REAL float
+#define CYMLP_FN(name) name##_f
+#define CYMLP_EXP cymlp_exp_f
+#define CYMLP_SQRT sqrtf
+#include "cymlp/activations.h"
+#include "cymlp/losses.h"
+#include "cymlp/optim.h"
+#undef CYMLP_REAL
+#undef CYMLP_FN
+#undef CYMLP_EXP
+#undef CYMLP_SQRT
+
+#define CYMLP_REAL double
+#define CYMLP_FN(name) name##_d
+#define CYMLP_EXP cymlp_exp_d
+#define CYMLP_SQRT sqrt
+#include "cymlp/activations.h"
+#include "cymlp/losses.h"
+#include "cymlp/optim.h"
+#undef CYMLP_REAL
+#undef CYMLP_FN
+#undef CYMLP_EXP
+#undef CYMLP_SQRT
+
+#endif

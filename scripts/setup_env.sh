@@ -1,0 +1,24 @@
+# Sourced by the scripts beside it: makes a fresh machine ready to run cymlp.
+#  - Fashion-MNIST from Debian's dataset-fashion-mnist when apt-get is there and we are
+#    root (otherwise cymlp downloads and verifies it into ~/.cache/cymlp on first use);
+#  - a virtual environment in .venv with cymlp built from this checkout and EXTRAS.
+# Variables: PYTHON (default python3), EXTRAS (default "test"), VENV (default .venv).
+set -euo pipefail
+PYTHON=${PYTHON:-python3}
+EXTRAS=${EXTRAS:-test}
+VENV=${VENV:-.venv}
+
+if [ ! -d /usr/share/datasets/fashion-mnist ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "== installing Debian's dataset-fashion-mnist"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+    echo "== creating the virtual environment $VENV"
+    "$PYTHON" -m venv "$VENV"
+fi
+# shellcheck disable=SC1091
+. "$VENV/bin/activate"
+echo "== building and installing cymlp[$EXTRAS]"
+python -m pip install -q --upgrade pip
+python -m pip install -q ".[$EXTRAS]"

@@ -1,0 +1,518 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""The compiled engine: forward pass, backward pass, loss and the mini-batch epoch loop.
+
+Every matrix product goes through BLAS gemm (``_blas.pxd``); every element-wise step
+through the C kernels (``_kernels.pxd``).  All heavy work runs without the GIL.
+
+Layout.  A network is a list of *steps*; step k applies one dense layer:
+``O_k = f_k(O_{k-1} W + b)``.  The parameters of all (unique) layers live in one flat
+buffer, every coefficient matrix first, then every intercept vector, so that an
+optimizer step is one loop and the L2 penalty covers the prefix ``[0, n_coef)``.
+Two steps may point at the same (W, b): the backward pass *adds* into the gradient
+buffer (gemm with beta = 1), so a shared layer gets the sum of its gradients.
+
+The Python layer (``network.py``) validates every array before it gets here: the
+functions below assume C-contiguous buffers of the engine's dtype and right shapes.
+"""
+import numpy as np
+
+cimport numpy as cnp
+from cython cimport floating
+from libc.math cimport isfinite, pow, sqrt
+from libc.stdlib cimport free, malloc
+from libc.string cimport memset
+
+from cymlp._blas cimport dot, gemm
+from cymlp._kernels cimport (activation_derivative, adam_update, add_column_sums,
+                             add_scaled, bias_activation, gather_rows, output_error,
+                             sgd_update)
+
+cnp.import_array()
+
+cdef extern from "Python.h":
+    int PyErr_CheckSignals() except -1
+
+cdef enum:
+    # Rows per block when a whole data set goes through (prediction, full gradient).
+    BLOCK_ROWS = 1024
+    # Check for Ctrl-C after about this many multiply-adds of training work.
+    SIGNAL_CHECK_WORK = 20000000
+
+# Epoch outcomes.
+EPOCH_DONE = 0
+EPOCH_DIVERGED = 1
+cdef enum:
+    _DONE = 0
+    _DIVERGED = 1
+
+# Optimizer kinds.
+OPTIMIZER_SGD = 0
+OPTIMIZER_ADAM = 1
+
+
+cdef struct Step:
+    Py_ssize_t n_in      # fan-in of the layer
+    Py_ssize_t n_out     # fan-out of the layer
+    Py_ssize_t w_off     # offset of W (n_in x n_out, row-major) in the flat buffer
+    Py_ssize_t b_off     # offset of b (n_out) in the flat buffer
+    Py_ssize_t act_off   # offset (per row) of this step's output in the workspace
+    int act              # activation code
+
+
+cdef struct Optim:
+    int kind
+    bint nesterov
+    double lr, momentum, beta1, beta2, eps
+    long long t          # Adam's step count, carried over between epochs
+
+
+cdef struct EpochStats:
+    double loss_sum      # sum over batches of batch loss * batch weight
+    double weight_sum    # sum of the weights (or counts) of finished batches
+    Py_ssize_t n_batches
+    Py_ssize_t n_samples
+    int status
+
+
+cdef inline void* data_ptr(object array):
+    return cnp.PyArray_DATA(<cnp.ndarray>array)
+
+
+# -- forward ------------------------------------------------------------------
+
+cdef void forward_block(const Step* steps, Py_ssize_t n_steps, const floating* params,
+                        const floating* X, Py_ssize_t rows, floating* out,
+                        floating* scratch, Py_ssize_t scratch_stride) noexcept nogil:
+    """O_k = f_k(O_{k-1} W_k + b_k) for every step; the last output goes to ``out``.
+
+    ``scratch`` holds two ping-pong blocks of ``scratch_stride`` elements for the
+    hidden outputs, which prediction does not keep."""
+    cdef Py_ssize_t k
+    cdef const Step* s
+    cdef const floating* src = X
+    cdef floating* dst
+    for k in range(n_steps):
+        s = &steps[k]
+        dst = out if k == n_steps - 1 else scratch + (k % 2) * scratch_stride
+        gemm(False, False, <int>rows, <int>s.n_out, <int>s.n_in, 1, src, <int>s.n_in,
+             params + s.w_off, <int>s.n_out, 0, dst, <int>s.n_out)
+        bias_activation(dst, params + s.b_off, rows, s.n_out, s.act)
+        src = dst
+
+
+cdef int predict_all(const Step* steps, Py_ssize_t n_steps, Py_ssize_t max_width,
+                     const floating* params, const floating* X, Py_ssize_t n,
+                     Py_ssize_t n_in, floating* out, Py_ssize_t n_out) noexcept nogil:
+    """Forward pass over n rows in blocks; private scratch, so threads may share a model.
+
+    Returns -1 when the scratch memory cannot be allocated, else 0."""
+    cdef Py_ssize_t block = n if n < BLOCK_ROWS else BLOCK_ROWS
+    cdef Py_ssize_t start, rows
+    cdef floating* scratch = <floating*>malloc(2 * block * max_width * sizeof(floating))
+    if scratch == NULL:
+        return -1
+    start = 0
+    while start < n:
+        rows = n - start if n - start < block else block
+        forward_block(steps, n_steps, params, X + start * n_in, rows,
+                      out + start * n_out, scratch, block * max_width)
+        start += rows
+    free(scratch)
+    return 0
+
+
+# -- forward + backward -------------------------------------------------------
+
+cdef double forward_backward(const Step* steps, Py_ssize_t n_steps, const floating* params,
+                             floating* grads, const floating* X, const floating* Y,
+                             const floating* w, floating scale, Py_ssize_t rows,
+                             floating* acts, floating* deltas, Py_ssize_t max_width,
+                             bint backward) noexcept nogil:
+    """Loss of one block and, if ``backward``, its gradient *added* into ``grads``.
+
+    forward   U_k = O_{k-1} W_k + b_k,  O_k = f_k(U_k)           (O_0 = X)
+    output    Delta_L = (O_L - Y) * w * scale,  loss = sum_i w_i L_i   (returned)
+    backward  dW_k += O_{k-1}^T Delta_k,  db_k += sum_rows Delta_k,
+              Delta_{k-1} = (Delta_k W_k^T) * f'_{k-1}(U_{k-1})
+    """
+    cdef Py_ssize_t k, last = n_steps - 1
+    cdef const Step* s
+    cdef const floating* src = X
+    cdef floating* dst
+    cdef floating* d_cur = deltas
+    cdef floating* d_prev
+    cdef double loss
+
+    for k in range(n_steps):
+        s = &steps[k]
+        dst = acts + rows * s.act_off
+        gemm(False, False, <int>rows, <int>s.n_out, <int>s.n_in, 1, src, <int>s.n_in,
+             params + s.w_off, <int>s.n_out, 0, dst, <int>s.n_out)
+        if k < last:
+            bias_activation(dst, params + s.b_off, rows, s.n_out, s.act)
+        src = dst
+
+    s = &steps[last]
+    loss = output_error(acts + rows * s.act_off, params + s.b_off, Y, w, scale, d_cur,
+                        rows, s.n_out, s.act)
+    if not backward:
+        return loss
+
+    for k in range(last, -1, -1):
+        s = &steps[k]
+        src = X if k == 0 else acts + rows * steps[k - 1].act_off
+        gemm(True, False, <int>s.n_in, <int>s.n_out, <int>rows, 1, src, <int>s.n_in,
+             d_cur, <int>s.n_out, 1, grads + s.w_off, <int>s.n_out)
+        add_column_sums(grads + s.b_off, d_cur, rows, s.n_out)
+        if k > 0:
+            d_prev = deltas + rows * max_width if d_cur == deltas else deltas
+            gemm(False, True, <int>rows, <int>s.n_in, <int>s.n_out, 1, d_cur,
+                 <int>s.n_out, params + s.w_off, <int>s.n_out, 0, d_prev, <int>s.n_in)
+            activation_derivative(d_prev, src, rows * s.n_in, steps[k - 1].act)
+            d_cur = d_prev
+    return loss
+
+
+cdef double loss_gradient_all(const Step* steps, Py_ssize_t n_steps, const floating* params,
+                              floating* grads, const floating* X, const floating* Y,
+                              const floating* w, floating scale, Py_ssize_t n,
+                              Py_ssize_t n_in, Py_ssize_t n_out, floating* acts,
+                              floating* deltas, Py_ssize_t block, Py_ssize_t max_width,
+                              bint backward) noexcept nogil:
+    """sum_i w_i L_i over all n rows, in blocks; gradients added into ``grads``."""
+    cdef Py_ssize_t start = 0, rows
+    cdef double total = 0
+    cdef const floating* w_block = NULL
+    while start < n:
+        rows = n - start if n - start < block else block
+        if w != NULL:
+            w_block = w + start
+        total += forward_backward(steps, n_steps, params, grads, X + start * n_in,
+                                  Y + start * n_out, w_block, scale, rows, acts, deltas,
+                                  max_width, backward)
+        start += rows
+    return total
+
+
+# -- the epoch loop -----------------------------------------------------------
+
+cdef int run_epoch(const Step* steps, Py_ssize_t n_steps, Py_ssize_t n_params,
+                   Py_ssize_t n_coef, Py_ssize_t max_width,
+                   floating* params, floating* grads, floating* state1, floating* state2,
+                   const floating* X, const floating* Y, const floating* W,
+                   const Py_ssize_t* order, Py_ssize_t n, Py_ssize_t n_in, Py_ssize_t n_out,
+                   Py_ssize_t batch_size, floating* xb, floating* yb, floating* wb,
+                   floating* acts, floating* deltas, Optim* opt, double alpha,
+                   EpochStats* stats) except -1 nogil:
+    """One pass over ``order``: gather, forward, backward, update, batch by batch.
+
+    Stops early (status DIVERGED, parameters untouched by that batch) when a batch
+    loss is not finite.  Checks for Ctrl-C between batches; a KeyboardInterrupt leaves
+    the parameters of the last finished batch."""
+    cdef Py_ssize_t start = 0, rows, i, since_check = 0
+    cdef Py_ssize_t check_every = SIGNAL_CHECK_WORK // (n_params * batch_size + 1) + 1
+    cdef double loss, sw, penalty, lr_t
+    cdef floating l2, lr
+    while start < n:
+        rows = n - start if n - start < batch_size else batch_size
+        gather_rows(xb, X, order + start, rows, n_in)
+        gather_rows(yb, Y, order + start, rows, n_out)
+        if W != NULL:
+            gather_rows(wb, W, order + start, rows, 1)
+            sw = 0
+            for i in range(rows):
+                sw += wb[i]
+        else:
+            sw = <double>rows
+        memset(grads, 0, n_params * sizeof(floating))
+        loss = forward_backward(steps, n_steps, params, grads, xb, yb,
+                                wb if W != NULL else NULL, <floating>(1.0 / sw), rows,
+                                acts, deltas, max_width, True)
+        penalty = 0.5 * alpha * dot(<int>n_coef, params, params) if alpha > 0 else 0.0
+        loss = (loss + penalty) / sw
+        if not isfinite(loss):
+            stats.status = _DIVERGED
+            return 0
+
+        l2 = <floating>(alpha / sw)
+        if opt.kind == 0:
+            lr = <floating>opt.lr
+            sgd_update(params, grads, state1, n_coef, l2, lr, <floating>opt.momentum,
+                       opt.nesterov)
+            sgd_update(params + n_coef, grads + n_coef, state1 + n_coef, n_params - n_coef,
+                       0, lr, <floating>opt.momentum, opt.nesterov)
+        else:
+            opt.t += 1
+            lr_t = (opt.lr * sqrt(1.0 - pow(opt.beta2, <double>opt.t))
+                    / (1.0 - pow(opt.beta1, <double>opt.t)))
+            adam_update(params, grads, state1, state2, n_coef, l2, <floating>lr_t,
+                        <floating>opt.beta1, <floating>opt.beta2, <floating>opt.eps)
+            adam_update(params + n_coef, grads + n_coef, state1 + n_coef, state2 + n_coef,
+                        n_params - n_coef, 0, <floating>lr_t, <floating>opt.beta1,
+                        <floating>opt.beta2, <floating>opt.eps)
+
+        stats.loss_sum += loss * sw
+        stats.weight_sum += sw
+        stats.n_batches += 1
+        stats.n_samples += rows
+        start += rows
+        since_check += 1
+        if since_check >= check_every:
+            since_check = 0
+            with gil:
+                PyErr_CheckSignals()
+    stats.status = _DONE
+    return 0
+
+
+# -- the Python-facing object -------------------------------------------------
+
+cdef class Engine:
+    """Compiled state of one network: its steps, parameter and gradient buffers, and
+    a workspace for training, allocated once per batch size and reused.
+
+    Parameters
+    ----------
+    params, grads : ndarray of shape (n_params,), float32 or float64, C-contiguous
+        Flat parameter and gradient buffers, kept (not copied) by the engine.
+    steps : sequence of (n_in, n_out, w_offset, b_offset, activation_code)
+        One tuple per step, in forward order.
+    n_coef : int
+        Length of the coefficient prefix of ``params`` (the part the L2 penalty covers).
+    """
+    cdef Step* steps
+    cdef readonly Py_ssize_t n_steps, n_params, n_coef, n_in, n_out, max_width, width_sum
+    cdef readonly object params, grads
+    cdef readonly bint is_float
+    cdef object _acts, _deltas, _xb, _yb, _wb
+    cdef Py_ssize_t _ws_rows
+    # progress of the last train_epoch call, kept even when it was interrupted
+    cdef readonly double last_loss_sum, last_weight_sum
+    cdef readonly Py_ssize_t last_n_batches, last_n_samples
+    cdef readonly long long last_t
+
+    def __cinit__(self, params, grads, steps, Py_ssize_t n_coef):
+        cdef Py_ssize_t k, off = 0
+        self.steps = NULL
+        self.n_steps = len(steps)
+        if self.n_steps == 0:
+            raise ValueError("a network needs at least one step")
+        self.steps = <Step*>malloc(self.n_steps * sizeof(Step))
+        if self.steps == NULL:
+            raise MemoryError()
+        self.max_width = 0
+        for k, (n_in, n_out, w_off, b_off, act) in enumerate(steps):
+            self.steps[k].n_in = n_in
+            self.steps[k].n_out = n_out
+            self.steps[k].w_off = w_off
+            self.steps[k].b_off = b_off
+            self.steps[k].act = act
+            self.steps[k].act_off = off
+            off += n_out
+            self.max_width = max(self.max_width, n_in, n_out)
+        self.width_sum = off
+        self.n_in = self.steps[0].n_in
+        self.n_out = self.steps[self.n_steps - 1].n_out
+        self.params = params
+        self.grads = grads
+        self.n_params = params.shape[0]
+        self.n_coef = n_coef
+        self.is_float = params.dtype == np.float32
+        self._ws_rows = 0
+
+    def __dealloc__(self):
+        free(self.steps)
+
+    @property
+    def workspace_bytes(self):
+        """Bytes held by the training workspace (0 before the first training call)."""
+        return sum(a.nbytes for a in (self._acts, self._deltas, self._xb, self._yb,
+                                      self._wb) if a is not None)
+
+    cdef _ensure_workspace(self, Py_ssize_t rows):
+        """Allocate the workspace for blocks of ``rows`` rows, unless it is big enough."""
+        if rows <= self._ws_rows:
+            return
+        dtype = self.params.dtype
+        self._acts = np.empty(rows * self.width_sum, dtype=dtype)
+        self._deltas = np.empty(2 * rows * self.max_width, dtype=dtype)
+        self._xb = np.empty(rows * self.n_in, dtype=dtype)
+        self._yb = np.empty(rows * self.n_out, dtype=dtype)
+        self._wb = np.empty(rows, dtype=dtype)
+        self._ws_rows = rows
+
+    def release_workspace(self):
+        """Free the training workspace (it is allocated again when needed)."""
+        self._acts = self._deltas = self._xb = self._yb = self._wb = None
+        self._ws_rows = 0
+
+    def predict(self, X, out):
+        """Forward pass: ``out := O_L`` for the rows of X (thread-safe).
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, n_in), the engine's dtype, C-contiguous
+        out : ndarray of shape (n, n_out), the engine's dtype, C-contiguous, written
+        """
+        cdef Py_ssize_t n = X.shape[0]
+        cdef int status
+        cdef void* x = data_ptr(X)
+        cdef void* o = data_ptr(out)
+        cdef void* p = data_ptr(self.params)
+        if n == 0:
+            return
+        with nogil:
+            if self.is_float:
+                status = predict_all(self.steps, self.n_steps, self.max_width,
+                                     <float*>p, <float*>x, n, self.n_in, <float*>o,
+                                     self.n_out)
+            else:
+                status = predict_all(self.steps, self.n_steps, self.max_width,
+                                     <double*>p, <double*>x, n, self.n_in, <double*>o,
+                                     self.n_out)
+        if status != 0:
+            raise MemoryError("cannot allocate the prediction scratch buffer")
+
+    def loss_gradient(self, X, Y, sample_weight, double weight_sum, double alpha,
+                      bint gradient):
+        """Mean loss over all rows plus the L2 penalty; optionally its gradient.
+
+        ``loss = (sum_i w_i L_i + alpha/2 ||W||^2) / weight_sum``; with ``gradient`` the
+        gradient of that loss is written to ``grads`` (overwriting it).
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, n_in)
+        Y : ndarray of shape (n, n_out)
+        sample_weight : ndarray of shape (n,) or None
+        weight_sum : float
+            ``sum_i w_i`` (n without weights), > 0.
+        alpha : float
+            L2 penalty strength.
+        gradient : bool
+            Whether to compute the gradient.
+
+        Returns
+        -------
+        float
+        """
+        cdef Py_ssize_t n = X.shape[0]
+        cdef Py_ssize_t block = n if n < BLOCK_ROWS else BLOCK_ROWS
+        cdef double total, scale = 1.0 / weight_sum
+        cdef void* x = data_ptr(X)
+        cdef void* y = data_ptr(Y)
+        cdef void* w = NULL if sample_weight is None else data_ptr(sample_weight)
+        cdef void* p = data_ptr(self.params)
+        cdef void* g = data_ptr(self.grads)
+        self._ensure_workspace(block)
+        cdef void* acts = data_ptr(self._acts)
+        cdef void* deltas = data_ptr(self._deltas)
+        with nogil:
+            if self.is_float:
+                if gradient:
+                    memset(g, 0, self.n_params * sizeof(float))
+                total = loss_gradient_all(self.steps, self.n_steps, <float*>p, <float*>g,
+                                          <float*>x, <float*>y, <float*>w, <float>scale,
+                                          n, self.n_in, self.n_out, <float*>acts,
+                                          <float*>deltas, block, self.max_width, gradient)
+                if alpha > 0:
+                    total += 0.5 * alpha * dot(<int>self.n_coef, <float*>p, <float*>p)
+                    if gradient:
+                        add_scaled(<float*>g, <float*>p, self.n_coef, <float>(alpha * scale))
+            else:
+                if gradient:
+                    memset(g, 0, self.n_params * sizeof(double))
+                total = loss_gradient_all(self.steps, self.n_steps, <double*>p,
+                                          <double*>g, <double*>x, <double*>y, <double*>w,
+                                          scale, n, self.n_in, self.n_out, <double*>acts,
+                                          <double*>deltas, block, self.max_width, gradient)
+                if alpha > 0:
+                    total += 0.5 * alpha * dot(<int>self.n_coef, <double*>p, <double*>p)
+                    if gradient:
+                        add_scaled(<double*>g, <double*>p, self.n_coef, alpha * scale)
+        return total * scale
+
+    def train_epoch(self, X, Y, sample_weight, order, Py_ssize_t batch_size,
+                    int optimizer, double learning_rate, double momentum, bint nesterov,
+                    double beta_1, double beta_2, double epsilon, long long t,
+                    state1, state2, double alpha):
+        """Train on the rows ``order`` in mini-batches of ``batch_size``.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, n_in)
+        Y : ndarray of shape (n, n_out)
+        sample_weight : ndarray of shape (n,) or None
+        order : ndarray of intp, the row indices in the order to visit them
+        batch_size : int, > 0
+        optimizer : int
+            ``OPTIMIZER_SGD`` or ``OPTIMIZER_ADAM``.
+        learning_rate, momentum, nesterov, beta_1, beta_2, epsilon : optimizer settings
+        t : int
+            Adam's step count before this epoch.
+        state1, state2 : ndarray of shape (n_params,)
+            SGD velocity (state2 unused) or Adam's first and second moments.
+        alpha : float
+            L2 penalty strength.
+
+        Returns
+        -------
+        status : int
+            ``EPOCH_DONE`` or ``EPOCH_DIVERGED``.
+
+        The sums (loss, weight, batches, samples) and Adam's step count are left in
+        the ``last_*`` attributes, also when a KeyboardInterrupt ends the epoch.
+        """
+        cdef Py_ssize_t n = order.shape[0]
+        cdef Optim opt
+        cdef EpochStats stats
+        cdef void* x = data_ptr(X)
+        cdef void* y = data_ptr(Y)
+        cdef void* w = NULL if sample_weight is None else data_ptr(sample_weight)
+        cdef Py_ssize_t* idx = <Py_ssize_t*>data_ptr(order)
+        cdef void* p = data_ptr(self.params)
+        cdef void* g = data_ptr(self.grads)
+        cdef void* s1 = data_ptr(state1)
+        cdef void* s2 = data_ptr(state2)
+        cdef void* acts
+        cdef void* deltas
+        cdef void* xb
+        cdef void* yb
+        cdef void* wb
+        self._ensure_workspace(batch_size)
+        acts = data_ptr(self._acts)
+        deltas = data_ptr(self._deltas)
+        xb = data_ptr(self._xb)
+        yb = data_ptr(self._yb)
+        wb = data_ptr(self._wb)
+        opt.kind = optimizer
+        opt.nesterov = nesterov
+        opt.lr = learning_rate
+        opt.momentum = momentum
+        opt.beta1 = beta_1
+        opt.beta2 = beta_2
+        opt.eps = epsilon
+        opt.t = t
+        memset(&stats, 0, sizeof(stats))
+        try:
+            with nogil:
+                if self.is_float:
+                    run_epoch(self.steps, self.n_steps, self.n_params, self.n_coef,
+                              self.max_width, <float*>p, <float*>g, <float*>s1, <float*>s2,
+                              <float*>x, <float*>y, <float*>w, idx, n, self.n_in,
+                              self.n_out, batch_size, <float*>xb, <float*>yb, <float*>wb,
+                              <float*>acts, <float*>deltas, &opt, alpha, &stats)
+                else:
+                    run_epoch(self.steps, self.n_steps, self.n_params, self.n_coef,
+                              self.max_width, <double*>p, <double*>g, <double*>s1,
+                              <double*>s2, <double*>x, <double*>y, <double*>w, idx, n,
+                              self.n_in, self.n_out, batch_size, <double*>xb,
+                              <double*>yb, <double*>wb, <double*>acts, <double*>deltas,
+                              &opt, alpha, &stats)
+        finally:
+            self.last_loss_sum = stats.loss_sum
+            self.last_weight_sum = stats.weight_sum
+            self.last_n_batches = stats.n_batches
+            self.last_n_samples = stats.n_samples
+            self.last_t = opt.t
+        return stats.status

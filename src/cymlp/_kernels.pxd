@@ -1,0 +1,124 @@
+# cython: language_level=3
+"""The C kernels of include/cymlp/kernels.h, with one fused float/double name each."""
+from cython cimport floating
+
+cdef extern from "cymlp/kernels.h" nogil:
+    ctypedef Py_ssize_t cymlp_index
+    float cymlp_exp_f(float x)
+    double cymlp_exp_d(double x)
+    void cymlp_bias_activation_f(float* Z, const float* b, cymlp_index rows,
+                                 cymlp_index cols, int act)
+    void cymlp_bias_activation_d(double* Z, const double* b, cymlp_index rows,
+                                 cymlp_index cols, int act)
+    void cymlp_activation_derivative_f(float* D, const float* A, cymlp_index n, int act)
+    void cymlp_activation_derivative_d(double* D, const double* A, cymlp_index n, int act)
+    void cymlp_add_column_sums_f(float* out, const float* D, cymlp_index rows,
+                                 cymlp_index cols)
+    void cymlp_add_column_sums_d(double* out, const double* D, cymlp_index rows,
+                                 cymlp_index cols)
+    void cymlp_gather_rows_f(float* out, const float* src, const cymlp_index* idx,
+                             cymlp_index rows, cymlp_index cols)
+    void cymlp_gather_rows_d(double* out, const double* src, const cymlp_index* idx,
+                             cymlp_index rows, cymlp_index cols)
+    double cymlp_output_error_f(const float* Z, const float* b, const float* Y,
+                                const float* w, float scale, float* D,
+                                cymlp_index rows, cymlp_index cols, int out_act)
+    double cymlp_output_error_d(const double* Z, const double* b, const double* Y,
+                                const double* w, double scale, double* D,
+                                cymlp_index rows, cymlp_index cols, int out_act)
+    void cymlp_sgd_update_f(float* p, const float* g, float* v, cymlp_index n,
+                            float l2, float lr, float momentum, int nesterov)
+    void cymlp_sgd_update_d(double* p, const double* g, double* v, cymlp_index n,
+                            double l2, double lr, double momentum, int nesterov)
+    void cymlp_adam_update_f(float* p, const float* g, float* m, float* v,
+                             cymlp_index n, float l2, float lr_t, float beta1,
+                             float beta2, float eps)
+    void cymlp_adam_update_d(double* p, const double* g, double* m, double* v,
+                             cymlp_index n, double l2, double lr_t, double beta1,
+                             double beta2, double eps)
+    void cymlp_add_scaled_f(float* g, const float* p, cymlp_index n, float alpha)
+    void cymlp_add_scaled_d(double* g, const double* p, cymlp_index n, double alpha)
+
+
+cdef inline floating exp_(floating x) noexcept nogil:
+    """return exp(x), clamped to the normal range (fastexp.h)"""
+    if floating is float:
+        return cymlp_exp_f(x)
+    else:
+        return cymlp_exp_d(x)
+
+
+cdef inline void bias_activation(floating* Z, const floating* b, Py_ssize_t rows,
+                                 Py_ssize_t cols, int act) noexcept nogil:
+    """Z := f(Z + b) row-wise"""
+    if floating is float:
+        cymlp_bias_activation_f(Z, b, rows, cols, act)
+    else:
+        cymlp_bias_activation_d(Z, b, rows, cols, act)
+
+
+cdef inline void activation_derivative(floating* D, const floating* A, Py_ssize_t n,
+                                       int act) noexcept nogil:
+    """D := D * f'(U), f' from A = f(U)"""
+    if floating is float:
+        cymlp_activation_derivative_f(D, A, n, act)
+    else:
+        cymlp_activation_derivative_d(D, A, n, act)
+
+
+cdef inline void add_column_sums(floating* out, const floating* D, Py_ssize_t rows,
+                                 Py_ssize_t cols) noexcept nogil:
+    """out[j] += sum_i D[i, j]"""
+    if floating is float:
+        cymlp_add_column_sums_f(out, D, rows, cols)
+    else:
+        cymlp_add_column_sums_d(out, D, rows, cols)
+
+
+cdef inline void gather_rows(floating* out, const floating* src, const Py_ssize_t* idx,
+                             Py_ssize_t rows, Py_ssize_t cols) noexcept nogil:
+    """out[r] := src[idx[r]]"""
+    if floating is float:
+        cymlp_gather_rows_f(out, src, idx, rows, cols)
+    else:
+        cymlp_gather_rows_d(out, src, idx, rows, cols)
+
+
+cdef inline double output_error(const floating* Z, const floating* b, const floating* Y,
+                                const floating* w, floating scale, floating* D,
+                                Py_ssize_t rows, Py_ssize_t cols,
+                                int out_act) noexcept nogil:
+    """D := (out_act(Z + b) - Y) * w * scale; return sum_i w_i loss_i"""
+    if floating is float:
+        return cymlp_output_error_f(Z, b, Y, w, scale, D, rows, cols, out_act)
+    else:
+        return cymlp_output_error_d(Z, b, Y, w, scale, D, rows, cols, out_act)
+
+
+cdef inline void sgd_update(floating* p, const floating* g, floating* v, Py_ssize_t n,
+                            floating l2, floating lr, floating momentum,
+                            bint nesterov) noexcept nogil:
+    """v := momentum v - lr (g + l2 p); p += v (or the Nesterov step)"""
+    if floating is float:
+        cymlp_sgd_update_f(p, g, v, n, l2, lr, momentum, nesterov)
+    else:
+        cymlp_sgd_update_d(p, g, v, n, l2, lr, momentum, nesterov)
+
+
+cdef inline void adam_update(floating* p, const floating* g, floating* m, floating* v,
+                             Py_ssize_t n, floating l2, floating lr_t, floating beta1,
+                             floating beta2, floating eps) noexcept nogil:
+    """Adam step with bias correction folded into lr_t"""
+    if floating is float:
+        cymlp_adam_update_f(p, g, m, v, n, l2, lr_t, beta1, beta2, eps)
+    else:
+        cymlp_adam_update_d(p, g, m, v, n, l2, lr_t, beta1, beta2, eps)
+
+
+cdef inline void add_scaled(floating* g, const floating* p, Py_ssize_t n,
+                            floating alpha) noexcept nogil:
+    """g := g + alpha p"""
+    if floating is float:
+        cymlp_add_scaled_f(g, p, n, alpha)
+    else:
+        cymlp_add_scaled_d(g, p, n, alpha)

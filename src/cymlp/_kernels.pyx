@@ -1,0 +1,85 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""Python-callable twins of the C kernels, so the test suite can check each one."""
+from cython cimport floating
+
+from cymlp._kernels cimport (activation_derivative, bias_activation, exp_,
+                             output_error)
+
+
+def exp_memview(floating[::1] x):
+    """Apply the vectorisable exp of fastexp.h to ``x`` in place.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n,), float32 or float64, C-contiguous, written in place
+    """
+    cdef Py_ssize_t i
+    with nogil:
+        for i in range(x.shape[0]):
+            x[i] = exp_(x[i])
+
+
+def bias_activation_memview(floating[:, ::1] Z, const floating[::1] b, int act):
+    """Compute ``Z := f(Z + b)`` in place, ``f`` given by its activation code.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (rows, cols), written in place
+    b : ndarray of shape (cols,)
+    act : int
+        Activation code (``cymlp._names.ACTIVATION_CODES``).
+    """
+    if b.shape[0] != Z.shape[1]:
+        raise ValueError("b must have Z.shape[1] elements")
+    if Z.shape[0] == 0 or Z.shape[1] == 0:
+        return
+    with nogil:
+        bias_activation(&Z[0, 0], &b[0], Z.shape[0], Z.shape[1], act)
+
+
+def activation_derivative_memview(floating[:, ::1] D, const floating[:, ::1] A, int act):
+    """Compute ``D := D * f'(U)`` in place, with ``f'`` written from ``A = f(U)``.
+
+    Parameters
+    ----------
+    D : ndarray of shape (rows, cols), written in place
+    A : ndarray of shape (rows, cols)
+    act : int
+        Activation code.
+    """
+    if D.shape[0] != A.shape[0] or D.shape[1] != A.shape[1]:
+        raise ValueError("D and A must have the same shape")
+    if D.shape[0] == 0 or D.shape[1] == 0:
+        return
+    with nogil:
+        activation_derivative(&D[0, 0], &A[0, 0], D.shape[0] * D.shape[1], act)
+
+
+def output_error_memview(const floating[:, ::1] Z, const floating[::1] b,
+                         const floating[:, ::1] Y, floating scale,
+                         floating[:, ::1] D, int out_act):
+    """Write the output error ``(out_act(Z + b) - Y) * scale`` into D; return the loss sum.
+
+    Parameters
+    ----------
+    Z, Y, D : ndarray of shape (rows, cols); D is written
+    b : ndarray of shape (cols,)
+    scale : float
+    out_act : int
+        Output activation code: softmax, logistic or identity.
+
+    Returns
+    -------
+    float
+        ``sum_i loss_i`` for the matched loss.
+    """
+    cdef double total
+    if not (Z.shape[0] == Y.shape[0] == D.shape[0] and
+            Z.shape[1] == Y.shape[1] == D.shape[1] == b.shape[0]):
+        raise ValueError("Z, Y, D and b shapes do not match")
+    if Z.shape[0] == 0 or Z.shape[1] == 0:
+        return 0.0
+    with nogil:
+        total = output_error(&Z[0, 0], &b[0], &Y[0, 0], NULL, scale, &D[0, 0],
+                             Z.shape[0], Z.shape[1], out_act)
+    return total

@@ -1,0 +1,374 @@
+"""MNIST-style data sets: IDX file reader, where the files are looked for, verified download.
+
+Files are looked for, in order: the ``path`` argument, the directory in the
+``CYMLP_DATA_DIR`` environment variable (or its ``<name>/`` subdirectory), Debian's
+``/usr/share/datasets/<name>/`` (package ``dataset-fashion-mnist``), and the user cache
+directory (``$XDG_CACHE_HOME/cymlp/<name>``, default ``~/.cache/cymlp/<name>``).  A
+location is used only when it holds all four files, gzipped or not.  When none does,
+Fashion-MNIST is downloaded into the cache and each file's uncompressed bytes are
+checked against a known SHA-256 before it is kept (the check on uncompressed bytes
+holds for every mirror and recompression of the same data).
+"""
+import gzip
+import hashlib
+import os
+import tempfile
+import urllib.request
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+#: IDX type codes and the big-endian numpy dtypes they stand for.
+IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+ENV_DATA_DIR = "CYMLP_DATA_DIR"
+PARTS = ("train_images", "train_labels", "test_images", "test_labels")
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """Where an IDX data set's four files live and how to check them."""
+
+    name: str
+    files: dict  # part -> (file name without .gz, SHA-256 of the uncompressed bytes)
+    mirror: str = None
+    debian_dir: str = None
+
+
+FASHION_MNIST = DatasetInfo(
+    name="fashion-mnist",
+    files={
+        "train_images": ("train-images-idx3-ubyte",
+                         "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
+        "train_labels": ("train-labels-idx1-ubyte",
+                         "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
+        "test_images": ("t10k-images-idx3-ubyte",
+                        "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"),
+        "test_labels": ("t10k-labels-idx1-ubyte",
+                        "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
+    },
+    mirror="http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+    debian_dir="/usr/share/datasets/fashion-mnist",
+)
+
+# No verified checksums are recorded for MNIST, so it is read from local files only.
+MNIST = DatasetInfo(
+    name="mnist",
+    files={
+        "train_images": ("train-images-idx3-ubyte", None),
+        "train_labels": ("train-labels-idx1-ubyte", None),
+        "test_images": ("t10k-images-idx3-ubyte", None),
+        "test_labels": ("t10k-labels-idx1-ubyte", None),
+    },
+)
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """None of the searched locations holds the data set and it cannot be downloaded."""
+
+
+@dataclass
+class Dataset:
+    """Train and test split: float32 features in [0, 1], one row per image; int64 labels."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+
+
+def parse_idx(raw, name="<bytes>"):
+    """Parse the bytes of an IDX file into an array.
+
+    Parameters
+    ----------
+    raw : bytes
+        The uncompressed file content.
+    name : str
+        File name used in error messages.
+
+    Returns
+    -------
+    ndarray
+        Shape from the header, dtype from the type code (native byte order).
+
+    Raises
+    ------
+    ValueError
+        Bad magic number, unknown type code, or a length that does not match the
+        header's dimensions.
+    """
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise ValueError("%s is not an IDX file (bad magic number)" % name)
+    code, ndim = raw[2], raw[3]
+    if code not in IDX_DTYPES:
+        raise ValueError("%s has unknown IDX type code 0x%02x" % (name, code))
+    if ndim == 0:
+        raise ValueError("%s declares 0 dimensions" % name)
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise ValueError("%s is truncated inside its header" % name)
+    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    dtype = np.dtype(IDX_DTYPES[code])
+    expected = int(np.prod(dims)) * dtype.itemsize
+    found = len(raw) - header
+    if found != expected:
+        problem = "truncated" if found < expected else "longer than its header says"
+        raise ValueError("%s is %s: dimensions %s need %d bytes of data, found %d"
+                         % (name, problem, dims, expected, found))
+    array = np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
+    return array.astype(dtype.newbyteorder("="))
+
+
+def read_idx_bytes(path):
+    """Return the uncompressed bytes of an IDX file, gzipped (``.gz``) or raw.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    bytes
+
+    Raises
+    ------
+    ValueError
+        When a gzip stream is corrupted or cut short.
+    """
+    path = Path(path)
+    if path.suffix != ".gz":
+        return path.read_bytes()
+    return _gunzip(path, str(path))
+
+
+def read_idx(path):
+    """Read an IDX file (MNIST format), gzipped or raw.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    ndarray
+    """
+    return parse_idx(read_idx_bytes(path), str(path))
+
+
+def cache_dir(name):
+    """Return the user cache directory for data set ``name``.
+
+    Parameters
+    ----------
+    name : str
+
+    Returns
+    -------
+    Path
+    """
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(root) / "cymlp" / name
+
+
+def _file_in(directory, stem):
+    for candidate in (directory / (stem + ".gz"), directory / stem):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _complete(directory, info):
+    """Return {part: path} when ``directory`` holds all four files, else None."""
+    if directory is None or not Path(directory).is_dir():
+        return None
+    found = {part: _file_in(Path(directory), stem) for part, (stem, _) in info.files.items()}
+    return found if all(found.values()) else None
+
+
+def search_locations(info, path=None, cache=None):
+    """Return the directories searched for ``info``'s files, in order.
+
+    Parameters
+    ----------
+    info : DatasetInfo
+    path : str or Path, optional
+        An explicit directory, searched first.
+    cache : str or Path, optional
+        Cache directory (default ``cache_dir(info.name)``).
+
+    Returns
+    -------
+    list of Path
+    """
+    places = []
+    if path is not None:
+        places.append(Path(path))
+    env = os.environ.get(ENV_DATA_DIR)
+    if env:
+        places += [Path(env), Path(env) / info.name]
+    if info.debian_dir:
+        places.append(Path(info.debian_dir))
+    places.append(Path(cache) if cache is not None else cache_dir(info.name))
+    return places
+
+
+def download(info, directory, base_url=None, timeout=60.0):
+    """Download the four files of ``info`` into ``directory``, verifying each one.
+
+    A file is first written to a temporary name in ``directory``; it is renamed to its
+    final name only after it decompresses, parses as IDX and matches its SHA-256.
+    Anything that fails is deleted, so the directory never holds a half-written file.
+
+    Parameters
+    ----------
+    info : DatasetInfo
+    directory : str or Path
+    base_url : str, optional
+        Mirror to use instead of ``info.mirror`` (must end with '/').
+    timeout : float, default=60
+        Seconds per network operation.
+
+    Returns
+    -------
+    dict
+        {part: Path} of the verified files.
+    """
+    base_url = base_url or info.mirror
+    if base_url is None or any(sha is None for _, sha in info.files.values()):
+        raise DatasetNotFoundError(
+            "%s cannot be downloaded (no verified checksums); put its four IDX files in a "
+            "directory and pass it as path or set %s" % (info.name, ENV_DATA_DIR))
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    found = {}
+    for part, (stem, sha256) in info.files.items():
+        target = directory / (stem + ".gz")
+        url = base_url + stem + ".gz"
+        handle, temp_name = tempfile.mkstemp(prefix=".part-", dir=directory)
+        temp = Path(temp_name)
+        try:
+            with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as src:
+                while True:
+                    chunk = src.read(1 << 20)
+                    if not chunk:
+                        break
+                    out.write(chunk)
+            raw = _gunzip(temp, url)
+            digest = hashlib.sha256(raw).hexdigest()
+            if digest != sha256:
+                raise ValueError("%s failed its SHA-256 check: expected %s, got %s"
+                                 % (url, sha256, digest))
+            parse_idx(raw, url)
+            os.replace(temp, target)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        found[part] = target
+    return found
+
+
+def _gunzip(path, label):
+    """Return the decompressed content of gzip file ``path``; errors name ``label``."""
+    try:
+        with gzip.open(path, "rb") as handle:
+            return handle.read()
+    except (EOFError, OSError, zlib.error) as exc:
+        raise ValueError("%s is a corrupted or truncated gzip file (%s)" % (label, exc)) from None
+
+
+def locate(info, path=None, *, download_missing=True, cache=None, base_url=None):
+    """Return {part: Path} for ``info``'s four files, downloading them if needed.
+
+    Parameters
+    ----------
+    info : DatasetInfo
+    path : str or Path, optional
+    download_missing : bool, default=True
+    cache : str or Path, optional
+    base_url : str, optional
+
+    Returns
+    -------
+    dict
+    """
+    places = search_locations(info, path, cache)
+    for place in places:
+        found = _complete(place, info)
+        if found:
+            return found
+    if path is not None and not Path(path).is_dir():
+        raise DatasetNotFoundError("%s is not a directory" % path)
+    if not download_missing:
+        raise DatasetNotFoundError(
+            "%s not found; looked in %s. Install Debian's dataset-fashion-mnist, set %s, "
+            "or allow the download" % (info.name, ", ".join(map(str, places)), ENV_DATA_DIR))
+    return download(info, places[-1], base_url=base_url)
+
+
+def load(info, path=None, *, download_missing=True, cache=None, base_url=None):
+    """Load an IDX image data set as float32 features in [0, 1] and int64 labels.
+
+    Parameters
+    ----------
+    info : DatasetInfo
+    path : str or Path, optional
+        Directory searched first.
+    download_missing : bool, default=True
+        Download (and verify) when no location has the files.
+    cache : str or Path, optional
+        Cache directory to search and download into.
+    base_url : str, optional
+        Mirror URL for the download.
+
+    Returns
+    -------
+    Dataset
+    """
+    files = locate(info, path, download_missing=download_missing, cache=cache,
+                   base_url=base_url)
+    arrays = {part: read_idx(files[part]) for part in PARTS}
+    for split in ("train", "test"):
+        images, labels = arrays[split + "_images"], arrays[split + "_labels"]
+        if images.ndim < 2 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
+            raise ValueError("%s: %s images %s and labels %s do not match"
+                             % (info.name, split, images.shape, labels.shape))
+    return Dataset(_scale(arrays["train_images"]), arrays["train_labels"].astype(np.int64),
+                   _scale(arrays["test_images"]), arrays["test_labels"].astype(np.int64))
+
+
+def _scale(images):
+    """Flatten images to rows and scale bytes to float32 in [0, 1]."""
+    return images.reshape(images.shape[0], -1).astype(np.float32) / np.float32(255)
+
+
+def load_fashion_mnist(path=None, *, download_missing=True, cache=None, base_url=None):
+    """Load Fashion-MNIST (60,000 training and 10,000 test images, 28x28, 10 classes).
+
+    Parameters
+    ----------
+    path, download_missing, cache, base_url
+        See ``load``.
+
+    Returns
+    -------
+    Dataset
+    """
+    return load(FASHION_MNIST, path, download_missing=download_missing, cache=cache,
+                base_url=base_url)
+
+
+def load_mnist(path=None, *, cache=None):
+    """Load MNIST from local IDX files (``path``, ``CYMLP_DATA_DIR`` or the cache).
+
+    Parameters
+    ----------
+    path, cache
+        See ``load``.
+
+    Returns
+    -------
+    Dataset
+    """
+    return load(MNIST, path, download_missing=False, cache=cache)

@@ -1,0 +1,540 @@
+"""The low-level network: layer spec, parameters as numpy views, and the raw math.
+
+``Network`` is what the estimators build on and what a user reaches for to see the
+equations work: ``forward``, ``loss``, ``backward`` (the gradients of every layer) and
+``train_epoch``.  It validates and converts its inputs; the compiled ``Engine`` computes.
+"""
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from cymlp._engine import EPOCH_DIVERGED, Engine
+from cymlp._names import ACTIVATION_CODES, OUTPUT_CODES, OUTPUT_LOSSES
+from cymlp._validation import (check_float_matrix, check_positive_int,
+                               check_sample_weight)
+from cymlp.optimizers import _Optimizer
+
+DTYPES = (np.float32, np.float64)
+
+
+class Dense:
+    """The shape of one dense layer: ``U = O W + b`` with W (n_in, n_out), b (n_out,).
+
+    A ``Dense`` object is a parameter set: passing the same object twice to
+    ``Network`` applies the same W and b twice, and its gradient is the sum of the
+    gradients of both uses.
+
+    Parameters
+    ----------
+    n_in, n_out : int
+        Fan-in and fan-out, >= 1.
+    """
+
+    def __init__(self, n_in, n_out):
+        self.n_in = check_positive_int(n_in, "n_in")
+        self.n_out = check_positive_int(n_out, "n_out")
+
+    def __repr__(self):
+        return "Dense(%d, %d)" % (self.n_in, self.n_out)
+
+
+class DivergenceError(ValueError):
+    """Training produced a non-finite loss; the batch that did is not applied."""
+
+
+@dataclass
+class EpochResult:
+    """Outcome of ``Network.train_epoch``.
+
+    Attributes
+    ----------
+    loss : float
+        Weighted mean over the batches of the batch loss (data loss plus L2 term).
+    n_batches, n_samples : int
+        Batches and samples processed.
+    weight_sum : float
+        Sum of the sample weights processed (``n_samples`` without weights).
+    """
+
+    loss: float
+    n_batches: int
+    n_samples: int
+    weight_sum: float
+
+
+def _as_steps(layers):
+    """Return one Dense per step from sizes or Dense objects."""
+    layers = list(layers)
+    if all(isinstance(layer, Dense) for layer in layers):
+        if not layers:
+            raise ValueError("layers is empty")
+        return layers
+    if any(isinstance(layer, Dense) for layer in layers):
+        raise TypeError("layers must be all sizes or all Dense objects, not a mix")
+    sizes = [check_positive_int(size, "each layer size") for size in layers]
+    if len(sizes) < 2:
+        raise ValueError("layers needs at least two sizes (inputs and outputs), got %r"
+                         % (sizes,))
+    return [Dense(a, b) for a, b in zip(sizes[:-1], sizes[1:])]
+
+
+def _as_activations(activation, n_hidden):
+    """Return the list of hidden activation names, one per hidden step."""
+    names = [activation] * n_hidden if isinstance(activation, str) else list(activation)
+    if len(names) != n_hidden:
+        raise ValueError("activation has %d entries for %d hidden layers"
+                         % (len(names), n_hidden))
+    for name in names:
+        if name not in ACTIVATION_CODES:
+            raise ValueError("unknown activation %r; choose from %s"
+                             % (name, sorted(ACTIVATION_CODES)))
+    return names
+
+
+class Network:
+    """A stack of dense layers with a compiled forward and backward pass.
+
+    Step k computes ``O_k = f_k(O_{k-1} W_k + b_k)`` with ``O_0 = X`` (rows are
+    samples).  Hidden steps use ``activation``; the output step uses ``output``,
+    which also fixes the loss so that the output error is ``O - Y``:
+    softmax + cross-entropy, logistic + binary cross-entropy, identity + squared error
+    (``1/2 sum (O - Y)^2``).  Losses are means over samples (weighted, if sample
+    weights are given) plus ``alpha / (2 n) * sum ||W||^2``.
+
+    Parameters
+    ----------
+    layers : sequence of int or sequence of Dense
+        Layer sizes ``[n_inputs, hidden..., n_outputs]``, or one ``Dense`` per step
+        (the same object twice shares its parameters).
+    activation : str or sequence of str, default='relu'
+        Hidden activation(s): 'identity', 'logistic', 'tanh' or 'relu'.
+    output : {'softmax', 'logistic', 'identity'}, default='softmax'
+        Output activation (and so the loss).
+    dtype : {numpy.float32, numpy.float64}, default=numpy.float64
+    random_state : int, RandomState or None
+        Seeds the Glorot-uniform initialisation.
+    init_factor : float, optional
+        Weights and biases are drawn from U(-r, r), ``r = sqrt(init_factor /
+        (n_in + n_out))``; default 2 when every hidden activation is logistic, else 6
+        (scikit-learn's rule).
+
+    Attributes
+    ----------
+    coefs : list of ndarray of shape (n_in, n_out)
+        One per unique layer; views of the parameter buffer (writable).
+    intercepts : list of ndarray of shape (n_out,)
+        Views of the parameter buffer (writable).
+    params : ndarray of shape (n_params,)
+        The flat parameter buffer: every coefficient matrix, then every intercept.
+
+    Examples
+    --------
+    >>> import numpy as np, cymlp
+    >>> net = cymlp.Network([4, 8, 3], activation="tanh", random_state=0)
+    >>> X = np.random.default_rng(0).normal(size=(5, 4))
+    >>> Y = np.eye(3)[[0, 1, 2, 0, 1]]
+    >>> loss, dW, db = net.backward(X, Y)
+    >>> [g.shape for g in dW]
+    [(4, 8), (8, 3)]
+    """
+
+    def __init__(self, layers, activation="relu", output="softmax", *, dtype=np.float64,
+                 random_state=None, init_factor=None):
+        steps = _as_steps(layers)
+        self.hidden_activations = _as_activations(activation, len(steps) - 1)
+        if output not in OUTPUT_CODES:
+            raise ValueError("unknown output %r; choose from %s" % (output, sorted(OUTPUT_CODES)))
+        self.output = output
+        if dtype not in DTYPES:
+            raise TypeError("dtype must be numpy.float32 or numpy.float64, got %r" % (dtype,))
+        self.dtype = np.dtype(dtype)
+        for k in range(1, len(steps)):
+            if steps[k].n_in != steps[k - 1].n_out:
+                raise ValueError("step %d has %d inputs but step %d has %d outputs"
+                                 % (k, steps[k].n_in, k - 1, steps[k - 1].n_out))
+        self.layers = []
+        self.step_layers = []
+        for dense in steps:
+            if not any(dense is known for known in self.layers):
+                self.layers.append(dense)
+            self.step_layers.append(next(i for i, known in enumerate(self.layers)
+                                         if known is dense))
+        self._allocate()
+        self.initialize(random_state, init_factor)
+
+    # -- structure --------------------------------------------------------
+
+    def _allocate(self):
+        shapes = [(layer.n_in, layer.n_out) for layer in self.layers]
+        n_coef = sum(a * b for a, b in shapes)
+        n_params = n_coef + sum(b for _, b in shapes)
+        self._params = np.zeros(n_params, dtype=self.dtype)
+        self._grads = np.zeros(n_params, dtype=self.dtype)
+        self._coef_slices, self._intercept_slices = [], []
+        offset = 0
+        for a, b in shapes:
+            self._coef_slices.append((offset, offset + a * b, (a, b)))
+            offset += a * b
+        for _, b in shapes:
+            self._intercept_slices.append((offset, offset + b))
+            offset += b
+        codes = [ACTIVATION_CODES[name] for name in self.hidden_activations]
+        codes.append(OUTPUT_CODES[self.output])
+        engine_steps = []
+        for k, layer_index in enumerate(self.step_layers):
+            a, b = shapes[layer_index]
+            engine_steps.append((a, b, self._coef_slices[layer_index][0],
+                                 self._intercept_slices[layer_index][0], codes[k]))
+        self._engine = Engine(self._params, self._grads, engine_steps, n_coef)
+        self._lock = threading.Lock()
+
+    @property
+    def n_inputs(self):
+        """Number of input features."""
+        return self._engine.n_in
+
+    @property
+    def n_outputs(self):
+        """Number of outputs."""
+        return self._engine.n_out
+
+    @property
+    def n_steps(self):
+        """Number of layer applications (a shared layer counts once per use)."""
+        return len(self.step_layers)
+
+    @property
+    def loss_name(self):
+        """Name of the loss the output activation is paired with."""
+        return OUTPUT_LOSSES[self.output]
+
+    @property
+    def n_coef(self):
+        """Length of the coefficient prefix of ``params``."""
+        return self._engine.n_coef
+
+    @property
+    def params(self):
+        """The flat parameter buffer (a writable view)."""
+        return self._params
+
+    @params.setter
+    def params(self, values):
+        values = np.asarray(values)
+        if values.shape != self._params.shape:
+            raise ValueError("params must have shape %s, got %s"
+                             % (self._params.shape, values.shape))
+        if not np.isfinite(values).all():
+            raise ValueError("params contains NaN or infinity")
+        self._params[...] = values
+
+    @property
+    def coefs(self):
+        """Coefficient matrices, one per unique layer, as views of ``params``."""
+        return [self._params[a:b].reshape(shape) for a, b, shape in self._coef_slices]
+
+    @coefs.setter
+    def coefs(self, values):
+        self._assign(values, self.coefs, "coefs")
+
+    @property
+    def intercepts(self):
+        """Intercept vectors, one per unique layer, as views of ``params``."""
+        return [self._params[a:b] for a, b in self._intercept_slices]
+
+    @intercepts.setter
+    def intercepts(self, values):
+        self._assign(values, self.intercepts, "intercepts")
+
+    def _assign(self, values, targets, name):
+        values = list(values)
+        if len(values) != len(targets):
+            raise ValueError("%s needs %d arrays, got %d" % (name, len(targets), len(values)))
+        arrays = [np.asarray(v) for v in values]
+        for k, (value, target) in enumerate(zip(arrays, targets)):
+            if value.shape != target.shape:
+                raise ValueError("%s[%d] must have shape %s, got %s"
+                                 % (name, k, target.shape, value.shape))
+            if not np.isfinite(value).all():
+                raise ValueError("%s[%d] contains NaN or infinity" % (name, k))
+        for value, target in zip(arrays, targets):
+            target[...] = value
+
+    def _split(self, flat):
+        """Split a flat buffer like ``params`` into (coefs, intercepts) copies."""
+        coefs = [flat[a:b].reshape(shape).copy() for a, b, shape in self._coef_slices]
+        intercepts = [flat[a:b].copy() for a, b in self._intercept_slices]
+        return coefs, intercepts
+
+    def initialize(self, random_state=None, init_factor=None):
+        """Draw new parameters, Glorot-uniform, layer by layer (W then b).
+
+        Parameters
+        ----------
+        random_state : int, RandomState or None
+        init_factor : float, optional
+            See the class docstring.
+        """
+        rng = (random_state if isinstance(random_state, np.random.RandomState)
+               else np.random.RandomState(random_state))
+        if init_factor is None:
+            all_logistic = bool(self.hidden_activations) and all(
+                a == "logistic" for a in self.hidden_activations)
+            init_factor = 2.0 if all_logistic else 6.0
+        for coef, intercept in zip(self.coefs, self.intercepts):
+            bound = np.sqrt(init_factor / (coef.shape[0] + coef.shape[1]))
+            coef[...] = rng.uniform(-bound, bound, coef.shape)
+            intercept[...] = rng.uniform(-bound, bound, intercept.shape)
+
+    def __reduce__(self):
+        layers = [Dense(layer.n_in, layer.n_out) for layer in self.layers]
+        steps = [layers[i] for i in self.step_layers]
+        return (_rebuild, (steps, self.hidden_activations, self.output, self.dtype.type,
+                           self._params.copy()))
+
+    def __repr__(self):
+        sizes = [self.n_inputs] + [self.layers[i].n_out for i in self.step_layers]
+        return "Network(%s, activation=%r, output=%r, dtype=%s)" % (
+            sizes, self.hidden_activations, self.output, self.dtype.name)
+
+    # -- checks -----------------------------------------------------------
+
+    def _check_xy(self, X, Y, sample_weight):
+        X = check_float_matrix(X, "X", self.dtype, self.n_inputs)
+        Y = check_float_matrix(Y, "Y", self.dtype, self.n_outputs)
+        if Y.shape[0] != X.shape[0]:
+            raise ValueError("X has %d rows but Y has %d" % (X.shape[0], Y.shape[0]))
+        weights = check_sample_weight(sample_weight, X.shape[0], self.dtype)
+        return X, Y, weights
+
+    def _exclusive(self):
+        """The workspace lock: training calls from two threads on one network fail."""
+        if not self._lock.acquire(blocking=False):
+            raise RuntimeError("this Network is in use by another thread's "
+                               "loss/backward/train_epoch call")
+        return _Release(self._lock)
+
+    # -- the math ---------------------------------------------------------
+
+    def forward(self, X):
+        """Return the network output ``O_L`` for the rows of X.
+
+        Thread-safe: several threads may call it on one network at once.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_inputs)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_outputs), the network's dtype
+        """
+        X = check_float_matrix(X, "X", self.dtype, self.n_inputs, allow_empty=True)
+        return self._forward(X)
+
+    def _forward(self, X):
+        """``forward`` for an already checked, C-contiguous array of the right dtype."""
+        out = np.empty((X.shape[0], self.n_outputs), dtype=self.dtype)
+        self._engine.predict(X, out)
+        return out
+
+    def loss(self, X, Y, sample_weight=None, alpha=0.0):
+        """Return the mean loss over the rows plus the L2 penalty.
+
+        ``(sum_i w_i L_i + alpha/2 sum ||W||^2) / sum_i w_i``
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_inputs)
+        Y : array-like of shape (n_samples, n_outputs)
+            Targets: one-hot rows (softmax), 0/1 indicators (logistic), or values.
+        sample_weight : array-like of shape (n_samples,), optional
+        alpha : float, default=0
+            L2 penalty strength (coefficients only, not intercepts).
+
+        Returns
+        -------
+        float
+        """
+        X, Y, weights = self._check_xy(X, Y, sample_weight)
+        with self._exclusive():
+            return self._loss_gradient(X, Y, weights, _check_alpha(alpha), False)
+
+    def backward(self, X, Y, sample_weight=None, alpha=0.0):
+        """Return the loss and its gradient with respect to every W and b.
+
+        ``dW_k = O_{k-1}^T Delta_k``, ``db_k = sum_rows Delta_k``,
+        ``Delta_{k-1} = (Delta_k W_k^T) * f'(U_{k-1})``, ``Delta_L = O_L - Y``, each
+        scaled by the sample weight over the weight sum; a shared layer gets the sum
+        over its uses; the L2 term adds ``alpha W / sum_i w_i``.
+
+        Parameters
+        ----------
+        X, Y, sample_weight, alpha
+            As in ``loss``.
+
+        Returns
+        -------
+        loss : float
+        coef_grads : list of ndarray of shape (n_in, n_out)
+        intercept_grads : list of ndarray of shape (n_out,)
+        """
+        X, Y, weights = self._check_xy(X, Y, sample_weight)
+        with self._exclusive():
+            loss = self._loss_gradient(X, Y, weights, _check_alpha(alpha), True)
+            coef_grads, intercept_grads = self._split(self._grads)
+        return loss, coef_grads, intercept_grads
+
+    def _loss_gradient(self, X, Y, weights, alpha, gradient):
+        """Loss (and gradient into ``self._grads``) for checked arrays."""
+        weight_sum = float(X.shape[0]) if weights is None else float(weights.sum())
+        return self._engine.loss_gradient(X, Y, weights, weight_sum, alpha, gradient)
+
+    def loss_and_flat_gradient(self, params, X, Y, sample_weight=None, alpha=0.0):
+        """Set the parameters from a flat float64 vector; return loss and flat gradient.
+
+        The form ``scipy.optimize.minimize(..., jac=True)`` wants (used for L-BFGS).
+        X, Y and the weights are used as given: check them once with ``check_xy``.
+
+        Parameters
+        ----------
+        params : ndarray of shape (n_params,)
+        X, Y, sample_weight, alpha
+            As returned by ``check_xy``; alpha as in ``loss``.
+
+        Returns
+        -------
+        loss : float
+        gradient : ndarray of shape (n_params,), float64
+        """
+        self._params[...] = params
+        with self._exclusive():
+            loss = self._loss_gradient(X, Y, sample_weight, alpha, True)
+            return loss, self._grads.astype(np.float64)
+
+    def check_xy(self, X, Y, sample_weight=None):
+        """Validate and convert training data once, for repeated internal use.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_inputs)
+        Y : array-like of shape (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        X, Y : ndarray, C-contiguous, the network's dtype
+        sample_weight : ndarray or None
+        """
+        return self._check_xy(X, Y, sample_weight)
+
+    def train_epoch(self, X, Y, optimizer, batch_size=200, order=None,
+                    sample_weight=None, alpha=0.0, checked=False):
+        """Run one epoch of mini-batch training in compiled code.
+
+        For each batch of ``batch_size`` rows taken in ``order``: gather the rows,
+        forward, backward, and one optimizer step.  Python is not entered between
+        batches except to check for Ctrl-C.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_inputs)
+        Y : array-like of shape (n_samples, n_outputs)
+        optimizer : SGD or Adam
+            Keeps its state between calls.
+        batch_size : int, default=200
+        order : array-like of int, optional
+            Row indices in the order to visit them (e.g. a permutation); default all
+            rows in order.
+        sample_weight : array-like of shape (n_samples,), optional
+        alpha : float, default=0
+            L2 penalty strength.
+        checked : bool, default=False
+            True when X, Y and sample_weight come from ``check_xy`` (skips the checks).
+
+        Returns
+        -------
+        EpochResult
+
+        Raises
+        ------
+        DivergenceError
+            When a batch loss is NaN or infinite; that batch's update is not applied
+            and earlier ones are.
+        KeyboardInterrupt
+            On Ctrl-C, between batches; the parameters are those after the last
+            finished batch and the optimizer state matches them.
+        """
+        if not checked:
+            X, Y, sample_weight = self._check_xy(X, Y, sample_weight)
+        if not isinstance(optimizer, _Optimizer):
+            raise TypeError("optimizer must be a cymlp.optimizers.SGD or Adam, got %r"
+                            % (optimizer,))
+        batch_size = check_positive_int(batch_size, "batch_size")
+        alpha = _check_alpha(alpha)
+        order = self._check_order(order, X.shape[0])
+        optimizer.ensure_state(self._params.shape[0], self.dtype)
+        engine = self._engine
+        with self._exclusive():
+            try:
+                status = engine.train_epoch(X, Y, sample_weight, order,
+                                            min(batch_size, order.shape[0]),
+                                            *optimizer.engine_args(), alpha)
+            finally:
+                optimizer.t = engine.last_t
+        result = EpochResult(
+            loss=engine.last_loss_sum / engine.last_weight_sum if engine.last_weight_sum else
+            float("nan"),
+            n_batches=engine.last_n_batches, n_samples=engine.last_n_samples,
+            weight_sum=engine.last_weight_sum)
+        if status == EPOCH_DIVERGED:
+            error = DivergenceError(
+                "the loss became NaN or infinite after %d batches; lower the learning "
+                "rate or scale the inputs" % result.n_batches)
+            error.result = result
+            raise error
+        return result
+
+    @staticmethod
+    def _check_order(order, n_rows):
+        if order is None:
+            return np.arange(n_rows, dtype=np.intp)
+        order = np.asarray(order)
+        if order.size == 0:
+            raise ValueError("order is empty")
+        if order.dtype.kind not in "iu" or order.ndim != 1:
+            raise TypeError("order must be a 1-D array of integers")
+        if order.size and (order.min() < 0 or order.max() >= n_rows):
+            raise ValueError("order has indices outside [0, %d)" % n_rows)
+        return np.ascontiguousarray(order, dtype=np.intp)
+
+    def release_workspace(self):
+        """Free the training workspace (allocated again when training resumes)."""
+        self._engine.release_workspace()
+
+
+class _Release:
+    """Context manager releasing an already acquired lock."""
+
+    def __init__(self, lock):
+        self._lock = lock
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._lock.release()
+
+
+def _check_alpha(alpha):
+    alpha = float(alpha)
+    if not np.isfinite(alpha) or alpha < 0:
+        raise ValueError("alpha must be a finite number >= 0, got %r" % alpha)
+    return alpha
+
+
+def _rebuild(steps, activations, output, dtype, params):
+    net = Network(steps, activations, output, dtype=dtype, random_state=0)
+    net.params = params
+    return net

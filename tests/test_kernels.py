@@ -1,0 +1,121 @@
+"""The C kernels of include/cymlp agree with numpy and stay finite at extreme inputs."""
+import numpy as np
+import pytest
+from scipy.special import expit
+
+from cymlp._kernels import (activation_derivative_memview, bias_activation_memview,
+                            exp_memview, output_error_memview)
+from cymlp._names import ACTIVATION_CODES, OUTPUT_CODES
+
+DTYPES = [(np.float32, 3e-7), (np.float64, 2e-15)]
+
+
+@pytest.mark.parametrize("dtype, rtol", DTYPES)
+def test_exp_accuracy_over_the_normal_range(dtype, rtol):
+    hi = 88.0 if dtype == np.float32 else 709.0
+    x = np.linspace(-80.0 if dtype == np.float32 else -700.0, hi, 200001).astype(dtype)
+    got = x.copy()
+    exp_memview(got)
+    np.testing.assert_allclose(got, np.exp(x.astype(np.float64)), rtol=rtol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_exp_is_finite_at_extremes_and_keeps_nan(dtype):
+    x = np.array([-1e4, 1e4, -np.inf, np.inf, np.nan, 0.0], dtype=dtype)
+    exp_memview(x)
+    assert np.isfinite(x[:4]).all() and (x[:4] > 0).all()
+    assert np.isnan(x[4]) and x[5] == 1.0
+
+
+REFERENCE = {
+    "identity": lambda u: u,
+    "logistic": expit,
+    "tanh": np.tanh,
+    "relu": lambda u: np.maximum(u, 0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+@pytest.mark.parametrize("dtype, tol", [(np.float32, 1e-6), (np.float64, 1e-14)])
+def test_bias_activation_matches_numpy(name, dtype, tol):
+    rng = np.random.default_rng(1)
+    Z = rng.normal(scale=4, size=(9, 13)).astype(dtype)
+    b = rng.normal(size=13).astype(dtype)
+    expected = REFERENCE[name](Z.astype(np.float64) + b)
+    bias_activation_memview(Z, b, ACTIVATION_CODES[name])
+    np.testing.assert_allclose(Z, expected, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_rows_sum_to_one_and_are_finite_at_1e4(dtype):
+    Z = np.array([[1e4, -1e4, 0.0], [-1e4, -1e4, -1e4], [1.0, 2.0, 3.0]], dtype=dtype)
+    bias_activation_memview(Z, np.zeros(3, dtype), OUTPUT_CODES["softmax"])
+    assert np.isfinite(Z).all()
+    np.testing.assert_allclose(Z.sum(axis=1), 1.0, rtol=1e-6)
+    e = np.exp([1.0, 2.0, 3.0])
+    np.testing.assert_allclose(Z[2], e / e.sum(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_hidden_activations_finite_at_1e4(name, dtype):
+    Z = np.array([[-1e4, 1e4, -3e4, 3e4]], dtype=dtype)
+    bias_activation_memview(Z, np.zeros(4, dtype), ACTIVATION_CODES[name])
+    assert np.isfinite(Z).all()
+
+
+def test_activations_propagate_nan():
+    for code in ACTIVATION_CODES.values():
+        Z = np.array([[np.nan, 1.0]])
+        bias_activation_memview(Z, np.zeros(2), code)
+        assert np.isnan(Z[0, 0])
+
+
+@pytest.mark.parametrize("name, derivative", [
+    ("identity", lambda a: np.ones_like(a)),
+    ("logistic", lambda a: a * (1 - a)),
+    ("tanh", lambda a: 1 - a ** 2),
+    ("relu", lambda a: (a > 0).astype(a.dtype)),
+])
+def test_activation_derivative_from_outputs(name, derivative):
+    rng = np.random.default_rng(2)
+    A = REFERENCE[name](rng.normal(size=(6, 5)))
+    D = rng.normal(size=(6, 5))
+    expected = D * derivative(A)
+    activation_derivative_memview(D, A, ACTIVATION_CODES[name])
+    np.testing.assert_allclose(D, expected, rtol=1e-15)
+
+
+def _reference_output(name, U, Y):
+    if name == "softmax":
+        shifted = U - U.max(axis=1, keepdims=True)
+        log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        return np.exp(log_p), -(Y * log_p).sum()
+    if name == "logistic":
+        return expit(U), (np.logaddexp(0, U) - Y * U).sum()
+    return U, 0.5 * ((U - Y) ** 2).sum()
+
+
+@pytest.mark.parametrize("name", sorted(OUTPUT_CODES))
+def test_output_error_is_output_minus_target(name):
+    rng = np.random.default_rng(3)
+    Z = rng.normal(scale=3, size=(8, 4))
+    b = rng.normal(size=4)
+    Y = np.eye(4)[rng.integers(0, 4, 8)] if name != "identity" else rng.normal(size=(8, 4))
+    D = np.empty_like(Z)
+    loss = output_error_memview(Z, b, Y, 0.25, D, OUTPUT_CODES[name])
+    out, expected_loss = _reference_output(name, Z + b, Y)
+    np.testing.assert_allclose(D, (out - Y) * 0.25, rtol=1e-12, atol=1e-15)
+    assert loss == pytest.approx(expected_loss, rel=1e-12)
+
+
+@pytest.mark.parametrize("name", ["softmax", "logistic"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_output_loss_finite_at_1e4(name, dtype):
+    Z = np.array([[1e4, -1e4], [-1e4, 1e4]], dtype=dtype)
+    Y = np.array([[0, 1], [0, 1]], dtype=dtype)
+    D = np.empty_like(Z)
+    loss = output_error_memview(Z, np.zeros(2, dtype), Y, 1.0, D, OUTPUT_CODES[name])
+    assert np.isfinite(loss) and np.isfinite(D).all()
+    # the first row is confidently wrong by a margin of 2e4: its loss is 2e4, the second 0
+    assert loss == pytest.approx(2e4, rel=1e-3)

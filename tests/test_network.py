@@ -1,0 +1,241 @@
+"""Network: forward against plain NumPy, parameters as views, validation, training steps."""
+import pickle
+import threading
+
+import numpy as np
+import pytest
+from scipy.special import expit, softmax
+
+import cymlp
+from cymlp.network import DivergenceError
+
+NUMPY_ACTIVATIONS = {"identity": lambda u: u, "logistic": expit, "tanh": np.tanh,
+                     "relu": lambda u: np.maximum(u, 0)}
+NUMPY_OUTPUTS = {"identity": lambda u: u, "logistic": expit,
+                 "softmax": lambda u: softmax(u, axis=1)}
+
+
+def numpy_forward(net, X):
+    """O_k = f(O_{k-1} W_k + b_k) in float64 NumPy, from the network's own parameters."""
+    out = np.asarray(X, dtype=np.float64)
+    acts = net.hidden_activations + [None]
+    for k, layer in enumerate(net.step_layers):
+        u = out @ net.coefs[layer].astype(np.float64) + net.intercepts[layer]
+        out = NUMPY_ACTIVATIONS[acts[k]](u) if k < net.n_steps - 1 else NUMPY_OUTPUTS[net.output](u)
+    return out
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float32, 2e-5), (np.float64, 1e-12)])
+@pytest.mark.parametrize("activation", sorted(NUMPY_ACTIVATIONS))
+@pytest.mark.parametrize("output", sorted(NUMPY_OUTPUTS))
+def test_forward_matches_numpy(dtype, tol, activation, output):
+    rng = np.random.default_rng(0)
+    net = cymlp.Network([12, 9, 7, 4], activation=activation, output=output, dtype=dtype,
+                        random_state=0)
+    X = rng.normal(size=(3000, 12)).astype(dtype)  # several 1024-row blocks
+    got = net.forward(X)
+    assert got.dtype == dtype and got.shape == (3000, 4)
+    np.testing.assert_allclose(got, numpy_forward(net, X), rtol=tol, atol=tol)
+
+
+def test_parameters_are_views_of_one_flat_buffer():
+    net = cymlp.Network([3, 4, 2], random_state=0)
+    assert net.params.size == 3 * 4 + 4 * 2 + 4 + 2
+    net.coefs[0][0, 0] = 42.0
+    assert net.params[0] == 42.0
+    net.intercepts[1][:] = 7.0
+    np.testing.assert_array_equal(net.params[-2:], 7.0)
+    before = net.forward(np.ones((1, 3)))
+    net.params = net.params * 0
+    np.testing.assert_allclose(net.forward(np.ones((1, 3))), [[0.5, 0.5]])
+    assert not np.allclose(before, [[0.5, 0.5]])
+
+
+def test_same_seed_same_parameters_and_sklearn_glorot_bounds():
+    a = cymlp.Network([784, 200, 100, 10], activation="logistic", random_state=3)
+    b = cymlp.Network([784, 200, 100, 10], activation="logistic", random_state=3)
+    np.testing.assert_array_equal(a.params, b.params)
+    assert np.abs(a.coefs[0]).max() <= np.sqrt(2 / (784 + 200))
+    relu = cymlp.Network([784, 200, 10], random_state=3)
+    assert np.abs(relu.coefs[0]).max() > np.sqrt(2 / (784 + 200))
+
+
+def test_pickle_round_trip_keeps_parameters_and_sharing():
+    shared = cymlp.Dense(3, 3)
+    net = cymlp.Network([cymlp.Dense(2, 3), shared, shared, cymlp.Dense(3, 2)],
+                        activation="tanh", output="identity", dtype=np.float32, random_state=1)
+    clone = pickle.loads(pickle.dumps(net))
+    np.testing.assert_array_equal(clone.params, net.params)
+    assert clone.step_layers == net.step_layers and clone.dtype == np.float32
+    X = np.random.default_rng(0).normal(size=(4, 2))
+    np.testing.assert_array_equal(clone.forward(X), net.forward(X))
+
+
+@pytest.mark.parametrize("bad, error, message", [
+    (np.ones((4, 3)), ValueError, "columns"),
+    (np.ones(5), ValueError, "2-D"),
+    (np.ones((2, 5, 1)), ValueError, "2-D"),
+    (np.zeros((0, 5)), ValueError, "empty"),
+    (np.array([[np.nan] * 5]), ValueError, "NaN"),
+    (np.array([[np.inf] * 5]), ValueError, "NaN or infinity"),
+    (np.array([["a"] * 5]), TypeError, "real numbers"),
+    (np.array([[object()] * 5]), TypeError, "real numbers"),
+])
+def test_bad_inputs_raise_clear_errors(bad, error, message):
+    net = cymlp.Network([5, 3, 2], random_state=0)
+    with pytest.raises(error, match=message):
+        net.backward(bad, np.ones((len(bad) if bad.ndim else 1, 2)))
+
+
+def test_inputs_are_converted_not_modified():
+    net = cymlp.Network([5, 3, 2], random_state=0)
+    X = np.asfortranarray(np.random.default_rng(0).normal(size=(6, 5)))
+    X_big_endian = X.astype(">f8")
+    X_read_only = X.copy()
+    X_read_only.setflags(write=False)
+    X_strided = np.random.default_rng(0).normal(size=(6, 10))[:, ::2]
+    keep = X.copy()
+    expected = net.forward(np.ascontiguousarray(X))
+    for variant in (X, X_big_endian, X_read_only, X.tolist(), X.astype(np.int64)):
+        assert net.forward(variant).shape == (6, 2)
+    np.testing.assert_allclose(net.forward(X_big_endian), expected, rtol=1e-15)
+    np.testing.assert_allclose(net.forward(X_read_only), expected, rtol=1e-15)
+    np.testing.assert_allclose(net.forward(X_strided), numpy_forward(net, X_strided), rtol=1e-12)
+    np.testing.assert_array_equal(X, keep)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(layers=[5]), "at least two"),
+    (dict(layers=[5, 0, 2]), ">= 1"),
+    (dict(layers=[5, 3, 2], activation="swish"), "unknown activation"),
+    (dict(layers=[5, 3, 2], output="tanh"), "unknown output"),
+    (dict(layers=[5, 3, 2], activation=["relu", "relu"]), "2 entries for 1 hidden"),
+    (dict(layers=[cymlp.Dense(2, 3), cymlp.Dense(4, 1)]), "step 1 has 4 inputs"),
+])
+def test_bad_network_specs(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        cymlp.Network(**kwargs)
+
+
+def test_bad_dtype_spec():
+    with pytest.raises(TypeError, match="dtype"):
+        cymlp.Network([2, 2], dtype=np.int32)
+
+
+def _numpy_sgd_epoch(net, X, Y, lr, momentum, nesterov, batch):
+    """Reference mini-batch SGD in NumPy, using the network's own backward."""
+    velocity = np.zeros_like(net.params)
+    for start in range(0, len(X), batch):
+        _, dW, db = net.backward(X[start:start + batch], Y[start:start + batch])
+        g = np.concatenate([x.ravel() for x in dW + db])
+        velocity = momentum * velocity - lr * g
+        step = momentum * velocity - lr * g if nesterov else velocity
+        net.params = net.params + step
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_compiled_sgd_epoch_matches_numpy_reference(nesterov):
+    rng = np.random.default_rng(7)
+    X, Y = rng.normal(size=(50, 6)), np.eye(3)[rng.integers(0, 3, 50)]
+    net = cymlp.Network([6, 8, 3], activation="tanh", random_state=0)
+    ref = pickle.loads(pickle.dumps(net))
+    net.train_epoch(X, Y, cymlp.SGD(0.1, 0.9, nesterov), batch_size=16)
+    _numpy_sgd_epoch(ref, X, Y, 0.1, 0.9, nesterov, 16)
+    np.testing.assert_allclose(net.params, ref.params, rtol=1e-12, atol=1e-14)
+
+
+def test_compiled_adam_epoch_matches_numpy_reference():
+    rng = np.random.default_rng(8)
+    X, Y = rng.normal(size=(40, 5)), rng.normal(size=(40, 2))
+    net = cymlp.Network([5, 7, 2], activation="relu", output="identity", random_state=0)
+    ref = pickle.loads(pickle.dumps(net))
+    opt = cymlp.Adam(0.01)
+    net.train_epoch(X, Y, opt, batch_size=10, alpha=0.2)
+    assert opt.t == 4
+    m = v = np.zeros_like(ref.params)
+    for t, start in enumerate(range(0, 40, 10), 1):
+        _, dW, db = ref.backward(X[start:start + 10], Y[start:start + 10], alpha=0.2)
+        g = np.concatenate([x.ravel() for x in dW + db])
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        lr_t = 0.01 * np.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t)
+        ref.params = ref.params - lr_t * m / (np.sqrt(v) + 1e-8)
+    np.testing.assert_allclose(net.params, ref.params, rtol=1e-10, atol=1e-13)
+
+
+def test_epoch_loss_is_weighted_mean_of_batch_losses_and_order_is_used():
+    rng = np.random.default_rng(9)
+    X, Y = rng.normal(size=(30, 4)), np.eye(2)[rng.integers(0, 2, 30)]
+    net = cymlp.Network([4, 3, 2], random_state=0)
+    ref = pickle.loads(pickle.dumps(net))
+    order = rng.permutation(30)
+    result = net.train_epoch(X, Y, cymlp.SGD(0.5, 0.0, False), batch_size=8, order=order)
+    losses = []
+    for start in range(0, 30, 8):
+        rows = order[start:start + 8]
+        loss, dW, db = ref.backward(X[rows], Y[rows])
+        losses.append(loss * len(rows))
+        ref.params = ref.params - 0.5 * np.concatenate([x.ravel() for x in dW + db])
+    assert result.n_batches == 4 and result.n_samples == 30
+    assert result.loss == pytest.approx(sum(losses) / 30, rel=1e-12)
+    np.testing.assert_allclose(net.params, ref.params, rtol=1e-12)
+
+
+def test_workspace_is_allocated_once_per_batch_size():
+    rng = np.random.default_rng(10)
+    X, Y = rng.normal(size=(100, 4)), np.eye(2)[rng.integers(0, 2, 100)]
+    net = cymlp.Network([4, 8, 2], random_state=0)
+    opt = cymlp.Adam()
+    net.train_epoch(X, Y, opt, batch_size=32)
+    buffers = net._engine.workspace_bytes
+    assert buffers > 0
+    for _ in range(3):
+        net.train_epoch(X, Y, opt, batch_size=32)
+    assert net._engine.workspace_bytes == buffers
+    net.release_workspace()
+    assert net._engine.workspace_bytes == 0
+
+
+def test_divergence_raises_and_skips_the_bad_batch():
+    rng = np.random.default_rng(11)
+    X, Y = rng.normal(size=(64, 3)) * 1e3, rng.normal(size=(64, 1)) * 1e3
+    net = cymlp.Network([3, 16, 1], activation="relu", output="identity", random_state=0)
+    with pytest.raises(DivergenceError, match="NaN or infinite") as info:
+        for _ in range(50):
+            net.train_epoch(X, Y, cymlp.SGD(10.0, 0.9), batch_size=8)
+    assert np.isfinite(info.value.result.n_batches)
+
+
+def test_forward_from_many_threads_on_one_network():
+    rng = np.random.default_rng(12)
+    net = cymlp.Network([20, 30, 5], random_state=0, dtype=np.float32)
+    inputs = [rng.normal(size=(rng.integers(1, 3000), 20)).astype(np.float32) for _ in range(8)]
+    expected = [net.forward(X) for X in inputs]
+    results = [None] * 8
+
+    def work(i):
+        for _ in range(5):
+            results[i] = net.forward(inputs[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for got, want in zip(results, expected):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_train_epoch_argument_checks():
+    net = cymlp.Network([2, 2], random_state=0)
+    X, Y = np.ones((4, 2)), np.eye(2)[[0, 1, 0, 1]]
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        net.train_epoch(X, Y, cymlp.SGD(), batch_size=0)
+    with pytest.raises(TypeError, match="optimizer"):
+        net.train_epoch(X, Y, "sgd")
+    with pytest.raises(ValueError, match="learning_rate"):
+        cymlp.SGD(learning_rate=-1)
+    with pytest.raises(ValueError, match="outside"):
+        net.train_epoch(X, Y, cymlp.SGD(), order=[0, 9])
+    with pytest.raises(ValueError, match="alpha"):
+        net.train_epoch(X, Y, cymlp.SGD(), alpha=-1)
