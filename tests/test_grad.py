@@ -5,7 +5,7 @@ import pytest
 import cymlp
 
 ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
-OUTPUTS = ["softmax", "logistic", "identity"]
+OUTPUTS = ["softmax", "logistic", "identity", "exp"]
 
 
 def targets(output, n, k, rng):
@@ -14,6 +14,8 @@ def targets(output, n, k, rng):
         return np.eye(k)[rng.integers(0, k, n)]
     if output == "logistic":
         return (rng.random((n, k)) < 0.5).astype(float)
+    if output == "exp":
+        return rng.poisson(2.0, size=(n, k)).astype(float)
     return rng.normal(size=(n, k))
 
 

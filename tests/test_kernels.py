@@ -1,7 +1,7 @@
 """The C kernels of include/cymlp agree with numpy and stay finite at extreme inputs."""
 import numpy as np
 import pytest
-from scipy.special import expit
+from scipy.special import expit, xlogy
 
 from cymlp._kernels import (activation_derivative_memview, bias_activation_memview,
                             exp_memview, output_error_memview)
@@ -93,6 +93,8 @@ def _reference_output(name, U, Y):
         return np.exp(log_p), -(Y * log_p).sum()
     if name == "logistic":
         return expit(U), (np.logaddexp(0, U) - Y * U).sum()
+    if name == "exp":
+        return np.exp(U), (xlogy(Y, Y / np.exp(U)) - Y + np.exp(U)).sum()
     return U, 0.5 * ((U - Y) ** 2).sum()
 
 
@@ -101,7 +103,8 @@ def test_output_error_is_output_minus_target(name):
     rng = np.random.default_rng(3)
     Z = rng.normal(scale=3, size=(8, 4))
     b = rng.normal(size=4)
-    Y = np.eye(4)[rng.integers(0, 4, 8)] if name != "identity" else rng.normal(size=(8, 4))
+    Y = {"identity": rng.normal(size=(8, 4)), "exp": rng.poisson(3.0, size=(8, 4)) * 1.0
+         }.get(name, np.eye(4)[rng.integers(0, 4, 8)])
     D = np.empty_like(Z)
     loss = output_error_memview(Z, b, Y, 0.25, D, OUTPUT_CODES[name])
     out, expected_loss = _reference_output(name, Z + b, Y)

@@ -11,7 +11,7 @@ from cymlp.network import DivergenceError
 
 NUMPY_ACTIVATIONS = {"identity": lambda u: u, "logistic": expit, "tanh": np.tanh,
                      "relu": lambda u: np.maximum(u, 0)}
-NUMPY_OUTPUTS = {"identity": lambda u: u, "logistic": expit,
+NUMPY_OUTPUTS = {"identity": lambda u: u, "logistic": expit, "exp": np.exp,
                  "softmax": lambda u: softmax(u, axis=1)}
 
 

@@ -63,6 +63,10 @@ static void CYMLP_FN(cymlp_bias_activation)(CYMLP_REAL *Z, const CYMLP_REAL *b,
         case CYMLP_SOFTMAX:
             CYMLP_FN(cymlp_softmax_row)(z, bias, cols);
             break;
+        case CYMLP_EXP_OUTPUT:
+            for (j = 0; j < cols; j++)
+                z[j] = CYMLP_EXP(z[j] + bias[j]);
+            break;
         default: /* identity */
             for (j = 0; j < cols; j++)
                 z[j] += bias[j];

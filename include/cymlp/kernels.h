@@ -26,7 +26,8 @@ enum cymlp_activation {
     CYMLP_LOGISTIC = 1,
     CYMLP_TANH = 2,
     CYMLP_RELU = 3,
-    CYMLP_SOFTMAX = 4
+    CYMLP_SOFTMAX = 4,
+    CYMLP_EXP_OUTPUT = 5
 };
 
 #define CYMLP_REAL float

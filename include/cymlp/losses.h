@@ -5,6 +5,7 @@
  *   softmax  + cross-entropy          L_i = -sum_j y_ij log softmax(u_i)_j
  *   logistic + binary cross-entropy   L_i = sum_j [log(1 + exp(u_ij)) - y_ij u_ij]
  *   identity + squared error          L_i = 1/2 sum_j (u_ij - y_ij)^2
+ *   exp      + half Poisson deviance  L_i = sum_j [exp(u_ij) - y_ij u_ij + y_ij log y_ij - y_ij]
  * Each loss is computed from the pre-activation U, in a form that stays finite for
  * |u| up to the largest float (log-sum-exp, softplus), so no probability is clipped.
  */
@@ -51,6 +52,14 @@ static double CYMLP_FN(cymlp_output_error)(const CYMLP_REAL *Z, const CYMLP_REAL
                 double ud = (double)u;
                 row += (ud > 0 ? ud : 0) - (double)y[j] * ud + log1p(exp(-fabs(ud)));
                 d[j] = (CYMLP_FN(cymlp_logistic)(u) - y[j]) * ws;
+            }
+        } else if (out_act == CYMLP_EXP_OUTPUT) {
+            for (j = 0; j < cols; j++) {
+                CYMLP_REAL u = z[j] + b[j];
+                CYMLP_REAL o = CYMLP_EXP(u);
+                double yd = (double)y[j];
+                row += (double)o - yd * (double)u + (yd > 0 ? yd * log(yd) : 0.0) - yd;
+                d[j] = (o - y[j]) * ws;
             }
         } else { /* identity */
             for (j = 0; j < cols; j++) {

@@ -4,8 +4,9 @@
 ``MLPClassifier`` and ``MLPRegressor`` are the scikit-learn estimators on top of it.
 """
 from cymlp._version import __version__
+from cymlp.estimators import MLPClassifier, MLPRegressor
 from cymlp.network import Dense, DivergenceError, EpochResult, Network
 from cymlp.optimizers import SGD, Adam
 
-__all__ = ["__version__", "Adam", "Dense", "DivergenceError", "EpochResult", "Network",
-           "SGD"]
+__all__ = ["__version__", "Adam", "Dense", "DivergenceError", "EpochResult", "MLPClassifier",
+           "MLPRegressor", "Network", "SGD"]

@@ -8,9 +8,10 @@ include/cymlp/activations.h; nothing else branches on names.
 ACTIVATION_CODES = {"identity": 0, "logistic": 1, "tanh": 2, "relu": 3}
 
 #: Output activations, their codes and the loss each is paired with (dL/dU = O - Y).
-OUTPUT_CODES = {"identity": 0, "logistic": 1, "softmax": 4}
+OUTPUT_CODES = {"identity": 0, "logistic": 1, "softmax": 4, "exp": 5}
 OUTPUT_LOSSES = {
     "identity": "squared_error",
     "logistic": "binary_log_loss",
     "softmax": "log_loss",
+    "exp": "poisson",
 }

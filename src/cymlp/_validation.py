@@ -78,7 +78,7 @@ def check_sample_weight(sample_weight, n_rows, dtype):
     if not np.isfinite(weights).all() or (weights < 0).any():
         raise ValueError("sample_weight must be finite and non-negative")
     if weights.sum() <= 0:
-        raise ValueError("sample_weight must have a positive sum")
+        raise ValueError("sample_weight must not be all zero: the weights sum to zero")
     return weights
 
 

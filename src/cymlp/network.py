@@ -99,7 +99,7 @@ class Network:
     samples).  Hidden steps use ``activation``; the output step uses ``output``,
     which also fixes the loss so that the output error is ``O - Y``:
     softmax + cross-entropy, logistic + binary cross-entropy, identity + squared error
-    (``1/2 sum (O - Y)^2``).  Losses are means over samples (weighted, if sample
+    (``1/2 sum (O - Y)^2``), exp + half Poisson deviance.  Losses are means over samples (weighted, if sample
     weights are given) plus ``alpha / (2 n) * sum ||W||^2``.
 
     Parameters
@@ -109,7 +109,7 @@ class Network:
         (the same object twice shares its parameters).
     activation : str or sequence of str, default='relu'
         Hidden activation(s): 'identity', 'logistic', 'tanh' or 'relu'.
-    output : {'softmax', 'logistic', 'identity'}, default='softmax'
+    output : {'softmax', 'logistic', 'identity', 'exp'}, default='softmax'
         Output activation (and so the loss).
     dtype : {numpy.float32, numpy.float64}, default=numpy.float64
     random_state : int, RandomState or None

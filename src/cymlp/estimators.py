@@ -1,0 +1,776 @@
+"""scikit-learn compatible MLPClassifier and MLPRegressor over the compiled Network.
+
+Same parameters, defaults, attributes and behaviour as ``sklearn.neural_network``
+(1.7+), so that switching is a change of import.  This module validates input,
+encodes labels, runs the schedules, early stopping and L-BFGS; every epoch of
+mini-batch training and every forward pass runs in ``cymlp._engine``.
+
+With the same ``random_state`` the initial weights, the shuffling and the validation
+split are drawn exactly as scikit-learn draws them.
+
+Differences, each deliberate:
+- a fit whose loss becomes NaN or infinite stops at once with ``ValueError`` and
+  leaves the estimator as it was before the call (scikit-learn trains on and raises at
+  the end, leaving non-finite weights behind);
+- sparse ``X`` is accepted and densified before training;
+- with more than one output, the squared-error loss reported in ``loss_`` is
+  ``1/2 sum_j (y_j - p_j)^2`` per sample (what the gradient descends), where
+  scikit-learn also divides by the number of outputs.
+"""
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.optimize
+import scipy.sparse
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state, column_or_1d, shuffle
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import type_of_target, unique_labels
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from cymlp._validation import check_sample_weight
+from cymlp.network import DivergenceError, Network
+from cymlp.optimizers import SGD, Adam
+
+_STOCHASTIC_SOLVERS = ("sgd", "adam")
+_NON_FINITE_MESSAGE = ("Solver produced non-finite parameter weights. The input data may "
+                       "contain large values and need to be preprocessed.")
+
+
+class _BaseMLP(BaseEstimator):
+    """Shared fitting machinery of MLPClassifier and MLPRegressor."""
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"),
+                             Options(Real, {np.inf})],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    # -- pickling: coefs_ and intercepts_ are views of the network's buffer ----
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())  # object.__getstate__ returns __dict__ itself
+        state.pop("coefs_", None)
+        state.pop("intercepts_", None)
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "_network" in state:
+            self._bind_parameters()
+
+    def _bind_parameters(self):
+        self.coefs_ = self._network.coefs
+        self.intercepts_ = self._network.intercepts
+
+    def _sync_parameters(self):
+        """Copy user-assigned ``coefs_``/``intercepts_`` into the network, if any."""
+        params = self._network.params
+        views = self.coefs_ + self.intercepts_
+        if all(isinstance(a, np.ndarray) and a.base is params for a in views):
+            return
+        self._network.coefs = self.coefs_
+        self._network.intercepts = self.intercepts_
+        self._bind_parameters()
+
+    # -- fitting ---------------------------------------------------------
+
+    def _hidden_sizes(self):
+        sizes = self.hidden_layer_sizes
+        sizes = list(sizes) if hasattr(sizes, "__iter__") else [sizes]
+        if any(size <= 0 for size in sizes):
+            raise ValueError("hidden_layer_sizes must be > 0, got %s." % sizes)
+        return [int(size) for size in sizes]
+
+    def _snapshot(self):
+        """Everything a failed fit must put back: attributes, weights, optimizer state."""
+        network = self.__dict__.get("_network")
+        optimizer = self.__dict__.get("_optimizer")
+        return (dict(self.__dict__),
+                None if network is None else network.params.copy(),
+                None if optimizer is None or optimizer.states is None else
+                [s.copy() for s in optimizer.states],
+                None if optimizer is None else (optimizer.t, optimizer.learning_rate))
+
+    def _restore(self, snapshot):
+        attributes, params, states, optimizer_scalars = snapshot
+        self.__dict__.clear()
+        self.__dict__.update(attributes)
+        if params is not None:
+            self._network.params[...] = params
+        optimizer = self.__dict__.get("_optimizer")
+        if optimizer is not None and optimizer_scalars is not None:
+            optimizer.t, optimizer.learning_rate = optimizer_scalars
+            if states is not None:
+                for target, saved in zip(optimizer.states, states):
+                    target[...] = saved
+
+    def _fit(self, X, y, sample_weight=None, incremental=False):
+        hidden = self._hidden_sizes()
+        first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
+        snapshot = self._snapshot()
+        try:
+            self._fit_unguarded(X, y, sample_weight, incremental, hidden, first_pass)
+        except DivergenceError as exc:
+            self._restore(snapshot)
+            raise ValueError("%s (%s) The estimator keeps the state it had before this "
+                             "call." % (_NON_FINITE_MESSAGE, exc)) from None
+        except BaseException:
+            self._restore(snapshot)
+            raise
+        return self
+
+    def _fit_unguarded(self, X, y, sample_weight, incremental, hidden, first_pass):
+        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        if y.ndim == 1:
+            y = y.reshape((-1, 1))
+        dtype = X.dtype if first_pass else self._network.dtype
+        X = np.ascontiguousarray(X, dtype=dtype)
+        Y = np.ascontiguousarray(y, dtype=dtype)
+        sample_weight = check_sample_weight(sample_weight, X.shape[0], dtype)
+
+        self._random_state = check_random_state(self.random_state)
+        if first_pass:
+            self._initialize(Y, [X.shape[1]] + hidden + [Y.shape[1]], dtype)
+        elif Y.shape[1] != self.n_outputs_:
+            raise ValueError("y has %d outputs, the model was fitted with %d"
+                             % (Y.shape[1], self.n_outputs_))
+        else:
+            self._sync_parameters()
+
+        if self.solver in _STOCHASTIC_SOLVERS:
+            self._fit_stochastic(X, Y, sample_weight, incremental)
+        else:
+            self._fit_lbfgs(X, Y, sample_weight)
+
+        if not np.isfinite(self._network.params).all():
+            raise DivergenceError("non-finite weights after fitting")
+
+    def _initialize(self, Y, layer_units, dtype):
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = Y.shape[1]
+        self.n_layers_ = len(layer_units)
+        self.out_activation_ = self._out_activation(Y)
+        # scikit-learn draws every layer's weights then bias from the same generator,
+        # with the Glorot factor of the hidden activation for every layer
+        self._network = Network(layer_units, activation=self.activation,
+                                output=self.out_activation_, dtype=dtype,
+                                random_state=self._random_state,
+                                init_factor=2.0 if self.activation == "logistic" else 6.0)
+        self._bind_parameters()
+        self.__dict__.pop("_optimizer", None)
+        if self.solver in _STOCHASTIC_SOLVERS:
+            self._best_params = self._network.params.copy()
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
+            if self.early_stopping:
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
+                self.best_loss_ = None
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = None
+                self.best_validation_score_ = None
+
+    def _make_optimizer(self):
+        if self.solver == "sgd":
+            return SGD(self.learning_rate_init, self.momentum, self.nesterovs_momentum)
+        return Adam(self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
+
+    def _split_validation(self, X, Y, sample_weight):
+        """scikit-learn's early-stopping split (same draws from the random state)."""
+        stratify = Y if is_classifier(self) and self.n_outputs_ == 1 else None
+        arrays = (X, Y) if sample_weight is None else (X, Y, sample_weight)
+        parts = train_test_split(*arrays, random_state=self._random_state,
+                                 test_size=self.validation_fraction, stratify=stratify)
+        X_train, X_val, Y_train, Y_val = parts[:4]
+        w_train, w_val = (parts[4], parts[5]) if sample_weight is not None else (None, None)
+        if X_val.shape[0] < 2:
+            raise ValueError("The validation set is too small. Increase "
+                             "'validation_fraction' or the size of your dataset.")
+        contiguous = lambda a: None if a is None else np.ascontiguousarray(a)
+        return (contiguous(X_train), contiguous(Y_train), contiguous(w_train),
+                X_val, self._decode_validation_targets(Y_val), w_val)
+
+    def _decode_validation_targets(self, Y_val):
+        return Y_val
+
+    def _batch_size(self, n_samples):
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        if self.batch_size > n_samples:
+            warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
+                          "going to be clipped")
+        return int(np.clip(self.batch_size, 1, n_samples))
+
+    def _fit_stochastic(self, X, Y, sample_weight, incremental):
+        if not incremental or not hasattr(self, "_optimizer"):
+            self._optimizer = self._make_optimizer()
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        early_stopping = self.early_stopping
+        if early_stopping:
+            X, Y, sample_weight, X_val, y_val, w_val = self._split_validation(X, Y, sample_weight)
+        n_samples = X.shape[0]
+        batch_size = self._batch_size(n_samples)
+        order = np.arange(n_samples, dtype=np.intp)
+        network, optimizer = self._network, self._optimizer
+        try:
+            self.n_iter_ = 0
+            for _ in range(self.max_iter):
+                if self.shuffle:
+                    order = shuffle(order, random_state=self._random_state)
+                try:
+                    result = network.train_epoch(X, Y, optimizer, batch_size, order,
+                                                 sample_weight, self.alpha, checked=True)
+                except KeyboardInterrupt:
+                    # the weights are those of the last finished batch
+                    self.t_ += network._engine.last_n_samples
+                    raise
+                self.n_iter_ += 1
+                self.loss_ = result.loss
+                self.t_ += n_samples
+                self.loss_curve_.append(self.loss_)
+                if self.verbose:
+                    print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
+                self._update_no_improvement_count(early_stopping, X_val if early_stopping
+                                                  else None, y_val if early_stopping else
+                                                  None, w_val if early_stopping else None)
+                if self.solver == "sgd" and self.learning_rate == "invscaling":
+                    optimizer.learning_rate = (float(self.learning_rate_init)
+                                               / (self.t_ + 1) ** self.power_t)
+                if self._no_improvement_count > self.n_iter_no_change:
+                    what = ("Validation score" if early_stopping else "Training loss")
+                    msg = ("%s did not improve more than tol=%f for %d consecutive epochs."
+                           % (what, self.tol, self.n_iter_no_change))
+                    if self._trigger_stopping(msg):
+                        break
+                    self._no_improvement_count = 0
+                if incremental:
+                    break
+                if self.n_iter_ == self.max_iter:
+                    warnings.warn("Stochastic Optimizer: Maximum iterations (%d) reached "
+                                  "and the optimization hasn't converged yet."
+                                  % self.max_iter, ConvergenceWarning)
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.")
+        if early_stopping:
+            network.params[...] = self._best_params
+
+    def _trigger_stopping(self, msg):
+        """Stop, or for adaptive SGD divide the learning rate by 5 (stop below 1e-6)."""
+        if self.solver != "sgd" or self.learning_rate != "adaptive":
+            if self.verbose:
+                print(msg + " Stopping.")
+            return True
+        if self._optimizer.learning_rate <= 1e-6:
+            if self.verbose:
+                print(msg + " Learning rate too small. Stopping.")
+            return True
+        self._optimizer.learning_rate /= 5.0
+        if self.verbose:
+            print(msg + " Setting learning rate to %f" % self._optimizer.learning_rate)
+        return False
+
+    def _update_no_improvement_count(self, early_stopping, X_val, y_val, w_val):
+        if early_stopping:
+            score = self._score_validation(X_val, y_val, w_val)
+            self.validation_scores_.append(score)
+            if self.verbose:
+                print("Validation score: %f" % score)
+            if score < self.best_validation_score_ + self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if score > self.best_validation_score_:
+                self.best_validation_score_ = score
+                self._best_params = self._network.params.copy()
+        else:
+            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if self.loss_curve_[-1] < self.best_loss_:
+                self.best_loss_ = self.loss_curve_[-1]
+
+    def _fit_lbfgs(self, X, Y, sample_weight):
+        network = self._network
+        iterations = []
+
+        def callback(intermediate_result):
+            iterations.append(intermediate_result.fun)
+            if self.verbose:
+                print("Iteration %d, loss = %.8f" % (len(iterations),
+                                                     intermediate_result.fun))
+
+        result = scipy.optimize.minimize(
+            network.loss_and_flat_gradient, network.params.astype(np.float64),
+            args=(X, Y, sample_weight, self.alpha), method="L-BFGS-B", jac=True,
+            callback=callback,
+            options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol})
+        if result.status != 0:
+            warnings.warn("lbfgs failed to converge after %d iteration(s) (status=%d):\n%s.\n\n"
+                          "Increase the number of iterations to improve the convergence "
+                          "(max_iter=%d)." % (result.nit, result.status, result.message,
+                                              self.max_iter), ConvergenceWarning)
+        if not np.isfinite(result.fun):
+            raise DivergenceError("L-BFGS reached a non-finite loss")
+        self.n_iter_ = min(int(result.nit), self.max_iter)
+        self.loss_ = float(result.fun)
+        network.params[...] = result.x
+
+    # -- prediction ------------------------------------------------------
+
+    def _check_predict_input(self, X):
+        """Validate X for prediction: scikit-learn's checks, with a fast path for
+        plain C-contiguous float arrays (no feature names to check)."""
+        if (type(X) is np.ndarray and X.ndim == 2 and X.dtype == self._network.dtype
+                and X.flags.c_contiguous and X.shape[1] == self.n_features_in_
+                and X.shape[0] > 0 and not hasattr(self, "feature_names_in_")):
+            if not np.isfinite(X).all():
+                raise ValueError("Input X contains NaN or infinity.")
+            return X
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
+                          dtype=(np.float64, np.float32))
+        if scipy.sparse.issparse(X):
+            X = X.toarray()
+        return np.ascontiguousarray(X, dtype=self._network.dtype)
+
+    def _predict_checked(self, X):
+        """Network output for already validated X (2-D, one column per output)."""
+        return self._network._forward(np.ascontiguousarray(X, dtype=self._network.dtype))
+
+    def _forward(self, X):
+        check_is_fitted(self, "_network")
+        self._sync_parameters()
+        return self._network._forward(self._check_predict_input(X))
+
+    def _validate_xy(self, X, y, reset, **kwargs):
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                             dtype=(np.float64, np.float32), reset=reset, **kwargs)
+        if scipy.sparse.issparse(X):
+            X = X.toarray()
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        return X, y
+
+    def _check_solver(self):
+        if self.solver not in _STOCHASTIC_SOLVERS:
+            raise AttributeError("partial_fit is only available for stochastic optimizers. "
+                                 "%s is not stochastic." % self.solver)
+        return True
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
+_PARAMETER_DOCS = """
+    hidden_layer_sizes : array-like of shape(n_layers - 2,), default=(100,)
+        The ith element is the number of neurons in the ith hidden layer.
+    activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
+        Activation of the hidden layers.
+    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
+        Weight optimizer; 'lbfgs' runs ``scipy.optimize.minimize`` on the compiled
+        loss and gradient.
+    alpha : float, default=0.0001
+        L2 penalty strength.
+    batch_size : int or 'auto', default='auto'
+        Mini-batch size for the stochastic solvers; 'auto' is ``min(200, n_samples)``.
+    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
+        Step-size schedule for 'sgd'.
+    learning_rate_init : float, default=0.001
+    power_t : float, default=0.5
+        Exponent of the 'invscaling' schedule.
+    max_iter : int, default=200
+        Epochs for the stochastic solvers, iterations for 'lbfgs'.
+    shuffle : bool, default=True
+    random_state : int, RandomState instance or None, default=None
+    tol : float, default=1e-4
+    verbose : bool, default=False
+    warm_start : bool, default=False
+    momentum : float, default=0.9
+    nesterovs_momentum : bool, default=True
+    early_stopping : bool, default=False
+    validation_fraction : float, default=0.1
+    beta_1, beta_2 : float, default=0.9, 0.999
+    epsilon : float, default=1e-8
+    n_iter_no_change : int, default=10
+    max_fun : int, default=15000
+        Maximum number of loss evaluations for 'lbfgs'.
+"""
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """Multi-layer perceptron classifier with a compiled core.
+
+    Drop-in for ``sklearn.neural_network.MLPClassifier``: multiclass (softmax output),
+    binary and multilabel (logistic outputs).  float32 input trains in float32.
+
+    Parameters
+    ----------
+    {params}
+    Attributes
+    ----------
+    classes_ : ndarray or list of ndarray
+    loss_, best_loss_ : float
+    loss_curve_ : list of float
+    validation_scores_ : list of float or None
+    best_validation_score_ : float or None
+    t_ : int
+        Samples seen by the solver.
+    coefs_, intercepts_ : list of ndarray
+        Views of the compiled network's parameters.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+    n_iter_, n_layers_, n_outputs_ : int
+    out_activation_ : str
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from cymlp import MLPClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = MLPClassifier(hidden_layer_sizes=(20,), max_iter=500, random_state=0).fit(X, y)
+    >>> clf.predict(X[:3])
+    array([0, 0, 0])
+    """
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to data matrix X and target(s) y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Class labels, or a label indicator matrix for multilabel.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : MLPClassifier
+        """
+        self._validate_params()
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    @available_if(lambda est: est._check_solver())
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """Update the model with one epoch over the given data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+        classes : array of shape (n_classes,), default=None
+            All classes across calls; required on the first call.
+
+        Returns
+        -------
+        self : MLPClassifier
+        """
+        self._validate_params()
+        first_call = not hasattr(self, "classes_")
+        if first_call and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+        if classes is not None and not first_call:
+            if not np.array_equal(self.classes_, unique_labels(classes)):
+                raise ValueError("`classes=%r` is not the same as on last call to "
+                                 "partial_fit, was: %r" % (classes, self.classes_))
+        if first_call:
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+            self._check_enough_classes(self._label_binarizer.classes_)
+            self.classes_ = self._label_binarizer.classes_
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    @staticmethod
+    def _check_enough_classes(classes):
+        if len(classes) < 2:
+            raise ValueError("MLPClassifier needs samples of at least 2 classes in the "
+                             "data, but the data contains only one class: %r" % classes[0])
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = self._validate_xy(X, y, reset)
+        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            binarizer = LabelBinarizer().fit(y)
+            self._check_enough_classes(binarizer.classes_)
+            self._label_binarizer = binarizer
+            self.classes_ = binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start:
+                if set(classes) != set(self.classes_):
+                    raise ValueError("warm_start can only be used where `y` has the same "
+                                     "classes as in the previous call to fit. Previously "
+                                     f"got {self.classes_}, `y` has {classes}")
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError("`y` has classes not in `self.classes_`. "
+                                 f"`self.classes_` has {self.classes_}. 'y' has {classes}.")
+        return X, self._label_binarizer.transform(y)
+
+    def _out_activation(self, Y):
+        return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
+
+    def _decode_validation_targets(self, Y_val):
+        return self._label_binarizer.inverse_transform(Y_val)
+
+    def _decode(self, output):
+        if self.out_activation_ == "softmax":
+            return self.classes_[output.argmax(axis=1)]
+        if self.n_outputs_ == 1:
+            output = output.ravel()
+        return self._label_binarizer.inverse_transform(output)
+
+    def _score_validation(self, X_val, y_val, w_val):
+        return accuracy_score(y_val, self._decode(self._predict_checked(X_val)),
+                              sample_weight=w_val)
+
+    def predict(self, X):
+        """Predict classes.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            Class labels, or the label indicator matrix for multilabel models.
+        """
+        return self._decode(self._forward(X))
+
+    def predict_proba(self, X):
+        """Probability estimates, one column per class in ``classes_`` order.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        output = self._forward(X)
+        if self.n_outputs_ == 1:
+            p = output.ravel()
+            return np.vstack([1 - p, p]).T
+        return output
+
+    def predict_log_proba(self, X):
+        """Log of ``predict_proba``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        proba = self.predict_proba(X)
+        return np.log(proba, out=proba)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """Multi-layer perceptron regressor with a compiled core.
+
+    Drop-in for ``sklearn.neural_network.MLPRegressor``: single or multiple outputs,
+    squared error (identity output) or half Poisson deviance (exp output).
+
+    Parameters
+    ----------
+    loss : {{'squared_error', 'poisson'}}, default='squared_error'
+    {params}
+    Attributes
+    ----------
+    loss_, best_loss_ : float
+    loss_curve_ : list of float
+    validation_scores_ : list of float or None
+    best_validation_score_ : float or None
+    t_ : int
+    coefs_, intercepts_ : list of ndarray
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+    n_iter_, n_layers_, n_outputs_ : int
+    out_activation_ : str
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cymlp import MLPRegressor
+    >>> X = np.linspace(0, 1, 50)[:, None]
+    >>> reg = MLPRegressor((16,), solver="lbfgs", random_state=0).fit(X, 2 * X.ravel())
+    >>> round(float(reg.score(X, 2 * X.ravel())), 2)
+    1.0
+    """
+
+    _parameter_constraints: dict = {
+        **_BaseMLP._parameter_constraints,
+        "loss": [StrOptions({"squared_error", "poisson"})],
+    }
+
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
+                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000):
+        self.loss = loss
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to data matrix X and target(s) y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : MLPRegressor
+        """
+        self._validate_params()
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    @available_if(lambda est: est._check_solver())
+    def partial_fit(self, X, y, sample_weight=None):
+        """Update the model with one epoch over the given data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : MLPRegressor
+        """
+        self._validate_params()
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = self._validate_xy(X, y, reset, y_numeric=True)
+        if self.loss == "poisson" and np.any(y < 0):
+            raise ValueError("loss='poisson' requires non-negative y")
+        return X, y
+
+    def _out_activation(self, Y):
+        return "exp" if self.loss == "poisson" else "identity"
+
+    def _score_validation(self, X_val, y_val, w_val):
+        return r2_score(y_val, self._shape_output(self._predict_checked(X_val)),
+                        sample_weight=w_val)
+
+    @staticmethod
+    def _shape_output(output):
+        return output.ravel() if output.shape[1] == 1 else output
+
+    def predict(self, X):
+        """Predict using the multi-layer perceptron model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        """
+        return self._shape_output(self._forward(X))
+
+
+MLPClassifier.__doc__ = MLPClassifier.__doc__.format(params=_PARAMETER_DOCS.strip("\n"))
+MLPRegressor.__doc__ = MLPRegressor.__doc__.format(params=_PARAMETER_DOCS.strip("\n"))
