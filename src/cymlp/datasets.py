@@ -1,6 +1,7 @@
 """MNIST-style data sets: IDX file reader, where the files are looked for, verified download.
 
-Files are looked for, in order: the ``path`` argument, the directory in the
+Files are looked for, in order: the ``path`` argument (an error if it is not a
+directory), the directory in the
 ``CYMLP_DATA_DIR`` environment variable (or its ``<name>/`` subdirectory), Debian's
 ``/usr/share/datasets/<name>/`` (package ``dataset-fashion-mnist``), and the user cache
 directory (``$XDG_CACHE_HOME/cymlp/<name>``, default ``~/.cache/cymlp/<name>``).  A
@@ -51,6 +52,10 @@ FASHION_MNIST = DatasetInfo(
     mirror="http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
     debian_dir="/usr/share/datasets/fashion-mnist",
 )
+
+#: Fashion-MNIST's label names, by label.
+FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
+                         "Shirt", "Sneaker", "Bag", "Ankle boot")
 
 # No verified checksums are recorded for MNIST, so it is read from local files only.
 MNIST = DatasetInfo(
@@ -293,13 +298,13 @@ def locate(info, path=None, *, download_missing=True, cache=None, base_url=None)
     -------
     dict
     """
+    if path is not None and not Path(path).is_dir():
+        raise DatasetNotFoundError("%s is not a directory" % path)
     places = search_locations(info, path, cache)
     for place in places:
         found = _complete(place, info)
         if found:
             return found
-    if path is not None and not Path(path).is_dir():
-        raise DatasetNotFoundError("%s is not a directory" % path)
     if not download_missing:
         raise DatasetNotFoundError(
             "%s not found; looked in %s. Install Debian's dataset-fashion-mnist, set %s, "
