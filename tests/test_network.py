@@ -38,6 +38,14 @@ def test_forward_matches_numpy(dtype, tol, activation, output):
     np.testing.assert_allclose(got, numpy_forward(net, X), rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize("rows", [1, 2, 7, 8, 9])
+def test_forward_of_few_rows_matches_numpy(rows):
+    """Fewer than 8 rows go through gemv, more through gemm: both agree with NumPy."""
+    net = cymlp.Network([30, 20, 4], activation="tanh", random_state=0)
+    X = np.random.default_rng(rows).normal(size=(rows, 30))
+    np.testing.assert_allclose(net.forward(X), numpy_forward(net, X), rtol=1e-12, atol=1e-14)
+
+
 def test_parameters_are_views_of_one_flat_buffer():
     net = cymlp.Network([3, 4, 2], random_state=0)
     assert net.params.size == 3 * 4 + 4 * 2 + 4 + 2

@@ -22,7 +22,7 @@ from libc.math cimport isfinite, pow, sqrt
 from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
-from cymlp._blas cimport dot, gemm
+from cymlp._blas cimport dot, gemm, gemv_rows
 from cymlp._kernels cimport (activation_derivative, adam_update, add_column_sums,
                              add_scaled, bias_activation, gather_rows, output_error,
                              sgd_update)
@@ -37,6 +37,9 @@ cdef enum:
     BLOCK_ROWS = 1024
     # Check for Ctrl-C after about this many multiply-adds of training work.
     SIGNAL_CHECK_WORK = 20000000
+    # Below this many rows, prediction multiplies row by row with gemv: OpenBLAS's gemm
+    # packs all of W on every call (124 us for 1 x 784 @ 784 x 200, gemv 14 us).
+    GEMV_MAX_ROWS = 8
 
 # Epoch outcomes.
 EPOCH_DONE = 0
@@ -57,6 +60,8 @@ cdef struct Step:
     Py_ssize_t b_off     # offset of b (n_out) in the flat buffer
     Py_ssize_t act_off   # offset (per row) of this step's output in the workspace
     int act              # activation code
+    bint grad_starts     # first step of its layer in backward order: writes its gradient
+    bint grad_complete   # last step of its layer in backward order: gradient complete
 
 
 cdef struct Optim:
@@ -64,6 +69,10 @@ cdef struct Optim:
     bint nesterov
     double lr, momentum, beta1, beta2, eps
     long long t          # Adam's step count, carried over between epochs
+    double step_lr       # this batch's step size (Adam: bias-corrected)
+    double l2            # this batch's L2 factor alpha / batch weight
+    void* state1         # SGD velocity or Adam first moment (flat, like params)
+    void* state2         # Adam second moment
 
 
 cdef struct EpochStats:
@@ -87,15 +96,20 @@ cdef void forward_block(const Step* steps, Py_ssize_t n_steps, const floating* p
 
     ``scratch`` holds two ping-pong blocks of ``scratch_stride`` elements for the
     hidden outputs, which prediction does not keep."""
-    cdef Py_ssize_t k
+    cdef Py_ssize_t k, r
     cdef const Step* s
     cdef const floating* src = X
     cdef floating* dst
     for k in range(n_steps):
         s = &steps[k]
         dst = out if k == n_steps - 1 else scratch + (k % 2) * scratch_stride
-        gemm(False, False, <int>rows, <int>s.n_out, <int>s.n_in, 1, src, <int>s.n_in,
-             params + s.w_off, <int>s.n_out, 0, dst, <int>s.n_out)
+        if rows < GEMV_MAX_ROWS:
+            for r in range(rows):
+                gemv_rows(<int>s.n_in, <int>s.n_out, 1, params + s.w_off, src + r * s.n_in,
+                          0, dst + r * s.n_out)
+        else:
+            gemm(False, False, <int>rows, <int>s.n_out, <int>s.n_in, 1, src, <int>s.n_in,
+                 params + s.w_off, <int>s.n_out, 0, dst, <int>s.n_out)
         bias_activation(dst, params + s.b_off, rows, s.n_out, s.act)
         src = dst
 
@@ -123,17 +137,44 @@ cdef int predict_all(const Step* steps, Py_ssize_t n_steps, Py_ssize_t max_width
 
 # -- forward + backward -------------------------------------------------------
 
-cdef double forward_backward(const Step* steps, Py_ssize_t n_steps, const floating* params,
+cdef void update_layer(const Step* s, floating* params, const floating* grads,
+                       const Optim* opt) noexcept nogil:
+    """One optimizer step on the W and b of the layer step ``s`` uses."""
+    cdef floating* m = <floating*>opt.state1
+    cdef floating* v = <floating*>opt.state2
+    cdef Py_ssize_t nw = s.n_in * s.n_out
+    cdef floating lr = <floating>opt.step_lr
+    cdef floating l2 = <floating>opt.l2
+    if opt.kind == 0:
+        sgd_update(params + s.w_off, grads + s.w_off, m + s.w_off, nw, l2, lr,
+                   <floating>opt.momentum, opt.nesterov)
+        sgd_update(params + s.b_off, grads + s.b_off, m + s.b_off, s.n_out, 0, lr,
+                   <floating>opt.momentum, opt.nesterov)
+    else:
+        adam_update(params + s.w_off, grads + s.w_off, m + s.w_off, v + s.w_off, nw, l2, lr,
+                    <floating>opt.beta1, <floating>opt.beta2, <floating>opt.eps)
+        adam_update(params + s.b_off, grads + s.b_off, m + s.b_off, v + s.b_off, s.n_out, 0,
+                    lr, <floating>opt.beta1, <floating>opt.beta2, <floating>opt.eps)
+
+
+cdef double forward_backward(const Step* steps, Py_ssize_t n_steps, floating* params,
                              floating* grads, const floating* X, const floating* Y,
                              const floating* w, floating scale, Py_ssize_t rows,
                              floating* acts, floating* deltas, Py_ssize_t max_width,
-                             bint backward) noexcept nogil:
-    """Loss of one block and, if ``backward``, its gradient *added* into ``grads``.
+                             bint backward, bint accumulate,
+                             const Optim* opt) noexcept nogil:
+    """Loss of one block; if ``backward``, its gradient; if ``opt``, the update too.
 
     forward   U_k = O_{k-1} W_k + b_k,  O_k = f_k(U_k)           (O_0 = X)
     output    Delta_L = (O_L - Y) * w * scale,  loss = sum_i w_i L_i   (returned)
-    backward  dW_k += O_{k-1}^T Delta_k,  db_k += sum_rows Delta_k,
+    backward  dW_k = O_{k-1}^T Delta_k,  db_k = sum_rows Delta_k,
               Delta_{k-1} = (Delta_k W_k^T) * f'_{k-1}(U_{k-1})
+
+    The gradient of a layer's first step in backward order overwrites its buffer
+    (gemm beta = 0) unless ``accumulate``; later steps of a shared layer add to it.
+    With ``opt``, a layer is updated as soon as its gradient is complete, while it
+    is still in cache, and after Delta_{k-1} has used the old W_k.  A non-finite
+    loss returns before any gradient or update.
     """
     cdef Py_ssize_t k, last = n_steps - 1
     cdef const Step* s
@@ -142,6 +183,7 @@ cdef double forward_backward(const Step* steps, Py_ssize_t n_steps, const floati
     cdef floating* d_cur = deltas
     cdef floating* d_prev
     cdef double loss
+    cdef bint fresh
 
     for k in range(n_steps):
         s = &steps[k]
@@ -155,14 +197,17 @@ cdef double forward_backward(const Step* steps, Py_ssize_t n_steps, const floati
     s = &steps[last]
     loss = output_error(acts + rows * s.act_off, params + s.b_off, Y, w, scale, d_cur,
                         rows, s.n_out, s.act)
-    if not backward:
+    if not backward or not isfinite(loss):
         return loss
 
     for k in range(last, -1, -1):
         s = &steps[k]
         src = X if k == 0 else acts + rows * steps[k - 1].act_off
+        fresh = s.grad_starts and not accumulate
         gemm(True, False, <int>s.n_in, <int>s.n_out, <int>rows, 1, src, <int>s.n_in,
-             d_cur, <int>s.n_out, 1, grads + s.w_off, <int>s.n_out)
+             d_cur, <int>s.n_out, 0 if fresh else 1, grads + s.w_off, <int>s.n_out)
+        if fresh:
+            memset(grads + s.b_off, 0, s.n_out * sizeof(floating))
         add_column_sums(grads + s.b_off, d_cur, rows, s.n_out)
         if k > 0:
             d_prev = deltas + rows * max_width if d_cur == deltas else deltas
@@ -170,16 +215,19 @@ cdef double forward_backward(const Step* steps, Py_ssize_t n_steps, const floati
                  <int>s.n_out, params + s.w_off, <int>s.n_out, 0, d_prev, <int>s.n_in)
             activation_derivative(d_prev, src, rows * s.n_in, steps[k - 1].act)
             d_cur = d_prev
+        if opt != NULL and s.grad_complete:
+            update_layer(s, params, grads, opt)
     return loss
 
 
-cdef double loss_gradient_all(const Step* steps, Py_ssize_t n_steps, const floating* params,
+cdef double loss_gradient_all(const Step* steps, Py_ssize_t n_steps, floating* params,
                               floating* grads, const floating* X, const floating* Y,
                               const floating* w, floating scale, Py_ssize_t n,
                               Py_ssize_t n_in, Py_ssize_t n_out, floating* acts,
                               floating* deltas, Py_ssize_t block, Py_ssize_t max_width,
                               bint backward) noexcept nogil:
-    """sum_i w_i L_i over all n rows, in blocks; gradients added into ``grads``."""
+    """sum_i w_i L_i over all n rows, in blocks; gradients added into ``grads``
+    (which the caller zeroes)."""
     cdef Py_ssize_t start = 0, rows
     cdef double total = 0
     cdef const floating* w_block = NULL
@@ -189,7 +237,7 @@ cdef double loss_gradient_all(const Step* steps, Py_ssize_t n_steps, const float
             w_block = w + start
         total += forward_backward(steps, n_steps, params, grads, X + start * n_in,
                                   Y + start * n_out, w_block, scale, rows, acts, deltas,
-                                  max_width, backward)
+                                  max_width, backward, True, NULL)
         start += rows
     return total
 
@@ -198,7 +246,7 @@ cdef double loss_gradient_all(const Step* steps, Py_ssize_t n_steps, const float
 
 cdef int run_epoch(const Step* steps, Py_ssize_t n_steps, Py_ssize_t n_params,
                    Py_ssize_t n_coef, Py_ssize_t max_width,
-                   floating* params, floating* grads, floating* state1, floating* state2,
+                   floating* params, floating* grads,
                    const floating* X, const floating* Y, const floating* W,
                    const Py_ssize_t* order, Py_ssize_t n, Py_ssize_t n_in, Py_ssize_t n_out,
                    Py_ssize_t batch_size, floating* xb, floating* yb, floating* wb,
@@ -211,8 +259,7 @@ cdef int run_epoch(const Step* steps, Py_ssize_t n_steps, Py_ssize_t n_params,
     the parameters of the last finished batch."""
     cdef Py_ssize_t start = 0, rows, i, since_check = 0
     cdef Py_ssize_t check_every = SIGNAL_CHECK_WORK // (n_params * batch_size + 1) + 1
-    cdef double loss, sw, penalty, lr_t
-    cdef floating l2, lr
+    cdef double loss, sw, penalty
     while start < n:
         rows = n - start if n - start < batch_size else batch_size
         gather_rows(xb, X, order + start, rows, n_in)
@@ -224,32 +271,24 @@ cdef int run_epoch(const Step* steps, Py_ssize_t n_steps, Py_ssize_t n_params,
                 sw += wb[i]
         else:
             sw = <double>rows
-        memset(grads, 0, n_params * sizeof(floating))
+        # the penalty uses the weights before this batch's update
+        penalty = 0.5 * alpha * dot(<int>n_coef, params, params) if alpha > 0 else 0.0
+        opt.l2 = alpha / sw
+        if opt.kind == 0:
+            opt.step_lr = opt.lr
+        else:
+            opt.step_lr = (opt.lr * sqrt(1.0 - pow(opt.beta2, <double>(opt.t + 1)))
+                           / (1.0 - pow(opt.beta1, <double>(opt.t + 1))))
         loss = forward_backward(steps, n_steps, params, grads, xb, yb,
                                 wb if W != NULL else NULL, <floating>(1.0 / sw), rows,
-                                acts, deltas, max_width, True)
-        penalty = 0.5 * alpha * dot(<int>n_coef, params, params) if alpha > 0 else 0.0
+                                acts, deltas, max_width, True, False, opt)
         loss = (loss + penalty) / sw
         if not isfinite(loss):
+            # forward_backward returned before any update
             stats.status = _DIVERGED
             return 0
-
-        l2 = <floating>(alpha / sw)
-        if opt.kind == 0:
-            lr = <floating>opt.lr
-            sgd_update(params, grads, state1, n_coef, l2, lr, <floating>opt.momentum,
-                       opt.nesterov)
-            sgd_update(params + n_coef, grads + n_coef, state1 + n_coef, n_params - n_coef,
-                       0, lr, <floating>opt.momentum, opt.nesterov)
-        else:
+        if opt.kind != 0:
             opt.t += 1
-            lr_t = (opt.lr * sqrt(1.0 - pow(opt.beta2, <double>opt.t))
-                    / (1.0 - pow(opt.beta1, <double>opt.t)))
-            adam_update(params, grads, state1, state2, n_coef, l2, <floating>lr_t,
-                        <floating>opt.beta1, <floating>opt.beta2, <floating>opt.eps)
-            adam_update(params + n_coef, grads + n_coef, state1 + n_coef, state2 + n_coef,
-                        n_params - n_coef, 0, <floating>lr_t, <floating>opt.beta1,
-                        <floating>opt.beta2, <floating>opt.eps)
 
         stats.loss_sum += loss * sw
         stats.weight_sum += sw
@@ -308,6 +347,8 @@ cdef class Engine:
             self.steps[k].b_off = b_off
             self.steps[k].act = act
             self.steps[k].act_off = off
+            self.steps[k].grad_starts = all(later[2] != w_off for later in steps[k + 1:])
+            self.steps[k].grad_complete = all(earlier[2] != w_off for earlier in steps[:k])
             off += n_out
             self.max_width = max(self.max_width, n_in, n_out)
         self.width_sum = off
@@ -493,19 +534,20 @@ cdef class Engine:
         opt.beta2 = beta_2
         opt.eps = epsilon
         opt.t = t
+        opt.state1 = s1
+        opt.state2 = s2
         memset(&stats, 0, sizeof(stats))
         try:
             with nogil:
                 if self.is_float:
                     run_epoch(self.steps, self.n_steps, self.n_params, self.n_coef,
-                              self.max_width, <float*>p, <float*>g, <float*>s1, <float*>s2,
+                              self.max_width, <float*>p, <float*>g,
                               <float*>x, <float*>y, <float*>w, idx, n, self.n_in,
                               self.n_out, batch_size, <float*>xb, <float*>yb, <float*>wb,
                               <float*>acts, <float*>deltas, &opt, alpha, &stats)
                 else:
                     run_epoch(self.steps, self.n_steps, self.n_params, self.n_coef,
-                              self.max_width, <double*>p, <double*>g, <double*>s1,
-                              <double*>s2, <double*>x, <double*>y, <double*>w, idx, n,
+                              self.max_width, <double*>p, <double*>g, <double*>x, <double*>y, <double*>w, idx, n,
                               self.n_in, self.n_out, batch_size, <double*>xb,
                               <double*>yb, <double*>wb, <double*>acts, <double*>deltas,
                               &opt, alpha, &stats)

@@ -35,6 +35,12 @@ def check_float_matrix(X, name, dtype, n_cols=None, *, allow_empty=False):
     ValueError
         For a wrong number of dimensions or columns, no rows, NaN or infinity.
     """
+    if (type(X) is np.ndarray and X.dtype == dtype and X.ndim == 2 and X.shape[0] > 0
+            and X.flags.c_contiguous and (n_cols is None or X.shape[1] == n_cols)):
+        # the common case, kept cheap for small inputs: only the finiteness check
+        if not np.isfinite(X).all():
+            raise ValueError("%s contains NaN or infinity" % name)
+        return X
     array = np.asarray(X)
     if array.dtype.kind not in "biuf":
         raise TypeError("%s must hold real numbers, got dtype %s" % (name, array.dtype))

@@ -17,6 +17,7 @@ Differences, each deliberate:
   ``1/2 sum_j (y_j - p_j)^2`` per sample (what the gradient descends), where
   scikit-learn also divides by the number of outputs.
 """
+import operator
 import warnings
 from numbers import Integral, Real
 
@@ -24,7 +25,7 @@ import numpy as np
 import scipy.optimize
 import scipy.sparse
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
@@ -32,7 +33,7 @@ from sklearn.utils import check_random_state, column_or_1d, shuffle
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
 from cymlp._validation import check_sample_weight
 from cymlp.network import DivergenceError, Network
@@ -77,8 +78,8 @@ class _BaseMLP(BaseEstimator):
 
     def __getstate__(self):
         state = dict(super().__getstate__())  # object.__getstate__ returns __dict__ itself
-        state.pop("coefs_", None)
-        state.pop("intercepts_", None)
+        for name in ("coefs_", "intercepts_", "_bound_views"):
+            state.pop(name, None)
         return state
 
     def __setstate__(self, state):
@@ -89,12 +90,15 @@ class _BaseMLP(BaseEstimator):
     def _bind_parameters(self):
         self.coefs_ = self._network.coefs
         self.intercepts_ = self._network.intercepts
+        self._bound_views = (self.coefs_, self.intercepts_, tuple(self.coefs_),
+                             tuple(self.intercepts_))
 
     def _sync_parameters(self):
         """Copy user-assigned ``coefs_``/``intercepts_`` into the network, if any."""
-        params = self._network.params
-        views = self.coefs_ + self.intercepts_
-        if all(isinstance(a, np.ndarray) and a.base is params for a in views):
+        coefs, intercepts, coef_views, intercept_views = self._bound_views
+        if (self.coefs_ is coefs and self.intercepts_ is intercepts
+                and all(map(operator.is_, coefs, coef_views))
+                and all(map(operator.is_, intercepts, intercept_views))):
             return
         self._network.coefs = self.coefs_
         self._network.intercepts = self.intercepts_
@@ -369,7 +373,11 @@ class _BaseMLP(BaseEstimator):
         return self._network._forward(np.ascontiguousarray(X, dtype=self._network.dtype))
 
     def _forward(self, X):
-        check_is_fitted(self, "_network")
+        if "_network" not in self.__dict__:
+            # check_is_fitted's message, without its per-call cost (tags, attribute scan)
+            raise NotFittedError("This %s instance is not fitted yet. Call 'fit' with "
+                                 "appropriate arguments before using this estimator."
+                                 % type(self).__name__)
         self._sync_parameters()
         return self._network._forward(self._check_predict_input(X))
 
