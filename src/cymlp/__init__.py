@@ -4,9 +4,10 @@
 ``MLPClassifier`` and ``MLPRegressor`` are the scikit-learn estimators on top of it.
 """
 from cymlp._version import __version__
+from cymlp.config import show_config
 from cymlp.estimators import MLPClassifier, MLPRegressor
 from cymlp.network import Dense, DivergenceError, EpochResult, Network
 from cymlp.optimizers import SGD, Adam
 
 __all__ = ["__version__", "Adam", "Dense", "DivergenceError", "EpochResult", "MLPClassifier",
-           "MLPRegressor", "Network", "SGD"]
+           "MLPRegressor", "Network", "SGD", "show_config"]

@@ -329,6 +329,7 @@ cdef class Engine:
     cdef readonly double last_loss_sum, last_weight_sum
     cdef readonly Py_ssize_t last_n_batches, last_n_samples
     cdef readonly long long last_t
+    cdef object __weakref__
 
     def __cinit__(self, params, grads, steps, Py_ssize_t n_coef):
         cdef Py_ssize_t k, off = 0

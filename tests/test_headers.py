@@ -1,0 +1,42 @@
+"""Our C headers compile with every warning on, as C99 and as C++, and warnings are errors
+(the build itself silences some warnings that only Cython's generated code triggers)."""
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+INCLUDE = Path(__file__).resolve().parent.parent / "include"
+USE_EVERY_KERNEL = r"""
+#include "cymlp/kernels.h"
+#define USE(S, T) \
+    void use_##S(T *a, T *b, T *c, T *d, const cymlp_index *idx, cymlp_index n) { \
+        cymlp_bias_activation_##S(a, b, n, n, CYMLP_TANH); \
+        cymlp_activation_derivative_##S(a, b, n, CYMLP_RELU); \
+        cymlp_add_column_sums_##S(a, b, n, n); \
+        cymlp_gather_rows_##S(a, b, idx, n, n); \
+        (void)cymlp_output_error_##S(a, b, c, d, 1, d, n, n, CYMLP_SOFTMAX); \
+        cymlp_sgd_update_##S(a, b, c, n, 0, 1, 0, 1); \
+        cymlp_adam_update_##S(a, b, c, d, n, 0, 1, 0, 0, 1); \
+        cymlp_add_scaled_##S(a, b, n, 1); \
+    }
+USE(f, float)
+USE(d, double)
+"""
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None or not INCLUDE.is_dir(),
+                    reason="needs gcc and the source tree's include/")
+@pytest.mark.parametrize("language, std", [("c", "-std=c99"), ("c++", "-std=c++17")])
+def test_headers_compile_without_warnings(tmp_path, language, std):
+    source = tmp_path / ("use.c" if language == "c" else "use.cpp")
+    source.write_text(USE_EVERY_KERNEL)
+    compiler = "gcc" if language == "c" else "g++"
+    if shutil.which(compiler) is None:
+        pytest.skip("no " + compiler)
+    extra = ["-Drestrict=__restrict"] if language == "c++" else []
+    result = subprocess.run([compiler, std, "-O2", "-Wall", "-Wextra", "-Wpedantic",
+                             "-Wshadow", "-Wconversion", "-Werror", *extra, "-I", str(INCLUDE),
+                             "-c", str(source), "-o", str(tmp_path / "use.o")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
