@@ -11,14 +11,20 @@ SIZES = (784, 200, 100, 10)
 LEARNING_RATE = 1e-3
 
 
-class CymlpNetwork:
-    """cymlp's low-level Network: the compiled epoch loop."""
+class Peer:
+    """What every peer has: a name, and whether its package is installed."""
 
-    name = "cymlp (Network)"
+    name = None
 
     @staticmethod
     def available():
         return True
+
+
+class CymlpNetwork(Peer):
+    """cymlp's low-level Network: the compiled epoch loop."""
+
+    name = "cymlp (Network)"
 
     def setup(self, X, y, dtype, batch_size):
         import cymlp
@@ -39,14 +45,10 @@ class CymlpNetwork:
         return self.net.forward(X).argmax(axis=1)
 
 
-class CymlpEstimator:
+class CymlpEstimator(Peer):
     """cymlp.MLPClassifier: one epoch per partial_fit, as a user would call it."""
 
     name = "cymlp (MLPClassifier)"
-
-    @staticmethod
-    def available():
-        return True
 
     def setup(self, X, y, dtype, batch_size):
         import cymlp
@@ -79,7 +81,7 @@ class Sklearn(CymlpEstimator):
         self.clf.partial_fit(self.X[:batch_size], y[:batch_size], classes=np.arange(10))
 
 
-class Torch:
+class Torch(Peer):
     """PyTorch CPU: nn.Sequential, CrossEntropyLoss, torch.optim.Adam."""
 
     name = "PyTorch"
@@ -123,14 +125,10 @@ class Torch:
             return self.model(self.torch.from_numpy(X)).argmax(dim=1).numpy()
 
 
-class NumpyEquations:
+class NumpyEquations(Peer):
     """The same equations in plain NumPy (matmul, exp), Adam in place."""
 
     name = "NumPy equations"
-
-    @staticmethod
-    def available():
-        return True
 
     def setup(self, X, y, dtype, batch_size):
         rng = np.random.RandomState(0)
@@ -183,16 +181,12 @@ class NumpyEquations:
         return self._forward(X)[-1].argmax(axis=1)
 
 
-class GemmFloor:
+class GemmFloor(Peer):
     """Only the matrix products of an epoch, back to back on preallocated arrays, through
     the same BLAS (SciPy's OpenBLAS via cython_blas) cymlp calls: forward O_{k-1} W_k,
     weight gradients O_{k-1}^T Delta_k, and Delta_k W_k^T for every layer but the first."""
 
     name = "GEMM floor (cython_blas)"
-
-    @staticmethod
-    def available():
-        return True
 
     def setup(self, X, y, dtype, batch_size):
         from cymlp._blas import gemm_memview

@@ -18,6 +18,13 @@ IRIS_X, IRIS_Y = load_iris(return_X_y=True)
 IRIS_X = StandardScaler().fit_transform(IRIS_X)
 
 
+def fit_pair(name, kwargs, X, y, **fit_params):
+    """Fit cymlp's and scikit-learn's estimator ``name`` alike; return (ours, theirs)."""
+    ours = {"MLPClassifier": MLPClassifier, "MLPRegressor": MLPRegressor}[name](**kwargs)
+    theirs = getattr(sk, name)(**kwargs)
+    return ours.fit(X, y, **fit_params), theirs.fit(X, y, **fit_params)
+
+
 def assert_same_model(ours, theirs, rtol=1e-9):
     """Same weights, loss curve and counters as scikit-learn's fit."""
     for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
@@ -40,10 +47,7 @@ def assert_same_model(ours, theirs, rtol=1e-9):
 ])
 def test_classifier_matches_sklearn_with_same_random_state(params):
     kwargs = dict(hidden_layer_sizes=(8, 6), max_iter=25, random_state=3, **params)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        ours = MLPClassifier(**kwargs).fit(IRIS_X, IRIS_Y)
-        theirs = sk.MLPClassifier(**kwargs).fit(IRIS_X, IRIS_Y)
+    ours, theirs = fit_pair("MLPClassifier", kwargs, IRIS_X, IRIS_Y)
     assert_same_model(ours, theirs, rtol=1e-6 if params["solver"] == "lbfgs" else 1e-9)
     np.testing.assert_allclose(ours.predict_proba(IRIS_X), theirs.predict_proba(IRIS_X),
                                rtol=1e-6, atol=1e-9)
@@ -61,10 +65,7 @@ def test_binary_and_multilabel_use_logistic_outputs_like_sklearn():
     for X, target in [(IRIS_X, y), make_multilabel_classification(60, 5, n_classes=3,
                                                                    random_state=0)]:
         kwargs = dict(hidden_layer_sizes=(7,), max_iter=20, random_state=0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            ours = MLPClassifier(**kwargs).fit(X, target)
-            theirs = sk.MLPClassifier(**kwargs).fit(X, target)
+        ours, theirs = fit_pair("MLPClassifier", kwargs, X, target)
         assert ours.out_activation_ == "logistic"
         assert_same_model(ours, theirs)
         np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
@@ -78,10 +79,7 @@ def test_regressor_matches_sklearn(n_targets, solver):
     y = y / y.std()
     kwargs = dict(hidden_layer_sizes=(9,), max_iter=15, random_state=1, solver=solver,
                   learning_rate_init=0.01 if solver == "sgd" else 0.001)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        ours = MLPRegressor(**kwargs).fit(X, y)
-        theirs = sk.MLPRegressor(**kwargs).fit(X, y)
+    ours, theirs = fit_pair("MLPRegressor", kwargs, X, y)
     assert ours.predict(X).shape == theirs.predict(X).shape
     # scikit-learn's reported squared-error loss divides by n_outputs while its gradient
     # does not; ours reports the loss the gradient descends (estimators module docstring).
@@ -98,10 +96,7 @@ def test_poisson_regressor_matches_sklearn():
     X = rng.normal(size=(100, 4))
     y = rng.poisson(np.exp(X[:, 0] * 0.5))
     kwargs = dict(loss="poisson", hidden_layer_sizes=(6,), max_iter=10, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        ours = MLPRegressor(**kwargs).fit(X, y)
-        theirs = sk.MLPRegressor(**kwargs).fit(X, y)
+    ours, theirs = fit_pair("MLPRegressor", kwargs, X, y)
     assert ours.out_activation_ == "exp"
     assert_same_model(ours, theirs)
     with pytest.raises(ValueError, match="non-negative"):
@@ -111,10 +106,7 @@ def test_poisson_regressor_matches_sklearn():
 def test_sample_weight_matches_sklearn():
     weights = np.random.default_rng(0).uniform(0.2, 3, size=len(IRIS_Y))
     kwargs = dict(hidden_layer_sizes=(5,), max_iter=10, random_state=0, solver="sgd")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        ours = MLPClassifier(**kwargs).fit(IRIS_X, IRIS_Y, sample_weight=weights)
-        theirs = sk.MLPClassifier(**kwargs).fit(IRIS_X, IRIS_Y, sample_weight=weights)
+    ours, theirs = fit_pair("MLPClassifier", kwargs, IRIS_X, IRIS_Y, sample_weight=weights)
     for a, b in zip(ours.coefs_, theirs.coefs_):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
 
