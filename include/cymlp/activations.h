@@ -3,13 +3,13 @@
  */
 
 /* logistic(z) = 1 / (1 + exp(-z)) */
-static inline CYMLP_REAL CYMLP_FN(cymlp_logistic)(CYMLP_REAL z)
+CYMLP_INLINE static inline CYMLP_REAL CYMLP_FN(cymlp_logistic)(CYMLP_REAL z)
 {
     return (CYMLP_REAL)1 / ((CYMLP_REAL)1 + CYMLP_EXP(-z));
 }
 
 /* tanh(z) = sign(z) (1 - e) / (1 + e), e = exp(-2|z|); absolute error ~ machine epsilon. */
-static inline CYMLP_REAL CYMLP_FN(cymlp_tanh)(CYMLP_REAL z)
+CYMLP_INLINE static inline CYMLP_REAL CYMLP_FN(cymlp_tanh)(CYMLP_REAL z)
 {
     CYMLP_REAL a = (z < 0) ? -z : z;
     CYMLP_REAL e = CYMLP_EXP(-2 * a);
@@ -18,7 +18,7 @@ static inline CYMLP_REAL CYMLP_FN(cymlp_tanh)(CYMLP_REAL z)
 }
 
 /* Row softmax in place after adding the bias: z := exp(z + b - max) / sum(...). */
-static inline void CYMLP_FN(cymlp_softmax_row)(CYMLP_REAL *z, const CYMLP_REAL *b,
+CYMLP_INLINE static inline void CYMLP_FN(cymlp_softmax_row)(CYMLP_REAL *z, const CYMLP_REAL *b,
                                                cymlp_index cols)
 {
     cymlp_index j;
@@ -37,7 +37,7 @@ static inline void CYMLP_FN(cymlp_softmax_row)(CYMLP_REAL *z, const CYMLP_REAL *
 }
 
 /* O := f(Z + b) in place, b broadcast over the rows: the forward step after the gemm. */
-static void CYMLP_FN(cymlp_bias_activation)(CYMLP_REAL *Z, const CYMLP_REAL *b,
+CYMLP_DISPATCH static void CYMLP_FN(cymlp_bias_activation)(CYMLP_REAL *Z, const CYMLP_REAL *b,
                                             cymlp_index rows, cymlp_index cols, int act)
 {
     cymlp_index i, j;
@@ -77,7 +77,7 @@ static void CYMLP_FN(cymlp_bias_activation)(CYMLP_REAL *Z, const CYMLP_REAL *b,
 
 /* D := D * f'(U), with f' written from the activation's output A = f(U):
  * logistic a(1 - a), tanh 1 - a^2, relu [a > 0], identity 1.  n = rows * cols. */
-static void CYMLP_FN(cymlp_activation_derivative)(CYMLP_REAL *restrict D,
+CYMLP_DISPATCH static void CYMLP_FN(cymlp_activation_derivative)(CYMLP_REAL *restrict D,
                                                   const CYMLP_REAL *restrict A,
                                                   cymlp_index n, int act)
 {
@@ -101,7 +101,7 @@ static void CYMLP_FN(cymlp_activation_derivative)(CYMLP_REAL *restrict D,
 }
 
 /* out[j] += sum_i D[i, j]: the bias gradient db = sum over the batch of delta. */
-static void CYMLP_FN(cymlp_add_column_sums)(CYMLP_REAL *restrict out,
+CYMLP_DISPATCH static void CYMLP_FN(cymlp_add_column_sums)(CYMLP_REAL *restrict out,
                                             const CYMLP_REAL *restrict D,
                                             cymlp_index rows, cymlp_index cols)
 {
@@ -114,7 +114,7 @@ static void CYMLP_FN(cymlp_add_column_sums)(CYMLP_REAL *restrict out,
 }
 
 /* out[r, :] := src[idx[r], :] for r < rows: gathers a shuffled mini-batch. */
-static void CYMLP_FN(cymlp_gather_rows)(CYMLP_REAL *restrict out,
+CYMLP_DISPATCH static void CYMLP_FN(cymlp_gather_rows)(CYMLP_REAL *restrict out,
                                         const CYMLP_REAL *restrict src,
                                         const cymlp_index *idx,
                                         cymlp_index rows, cymlp_index cols)

@@ -12,9 +12,13 @@
 #define CYMLP_FASTEXP_H
 
 #include <stdint.h>
+
+#ifndef CYMLP_INLINE  /* kernels.h defines it; standalone use gets plain inline */
+#define CYMLP_INLINE
+#endif
 #include <string.h>
 
-static inline float cymlp_exp_f(float x)
+CYMLP_INLINE static inline float cymlp_exp_f(float x)
 {
     /* 1.5 * 2^23: adding it rounds to an integer held in the low mantissa bits. */
     const float shifter = 12582912.0f;
@@ -39,7 +43,7 @@ static inline float cymlp_exp_f(float x)
     return p * t;
 }
 
-static inline double cymlp_exp_d(double x)
+CYMLP_INLINE static inline double cymlp_exp_d(double x)
 {
     /* 1.5 * 2^52, as above for double. */
     const double shifter = 6755399441055744.0;

@@ -14,7 +14,7 @@
  * sample weights w (NULL: all ones), write D[i, j] = (O[i, j] - Y[i, j]) * w_i * scale,
  * O = out_act(Z + b), and return sum_i w_i L_i (accumulated in double).
  * D and Z must not overlap. */
-static double CYMLP_FN(cymlp_output_error)(const CYMLP_REAL *Z, const CYMLP_REAL *b,
+CYMLP_DISPATCH static double CYMLP_FN(cymlp_output_error)(const CYMLP_REAL *Z, const CYMLP_REAL *b,
                                            const CYMLP_REAL *Y, const CYMLP_REAL *w,
                                            CYMLP_REAL scale, CYMLP_REAL *D,
                                            cymlp_index rows, cymlp_index cols,

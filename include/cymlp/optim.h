@@ -7,7 +7,7 @@
 
 /* SGD with momentum (scikit-learn's form):
  *   v := momentum v - lr g;  p := p + v,  or with Nesterov  p := p + momentum v - lr g. */
-static void CYMLP_FN(cymlp_sgd_update)(CYMLP_REAL *restrict p, const CYMLP_REAL *restrict g,
+CYMLP_DISPATCH static void CYMLP_FN(cymlp_sgd_update)(CYMLP_REAL *restrict p, const CYMLP_REAL *restrict g,
                                        CYMLP_REAL *restrict v, cymlp_index n, CYMLP_REAL l2,
                                        CYMLP_REAL lr, CYMLP_REAL momentum, int nesterov)
 {
@@ -32,7 +32,7 @@ static void CYMLP_FN(cymlp_sgd_update)(CYMLP_REAL *restrict p, const CYMLP_REAL 
 /* Adam with the bias correction folded into lr_t = lr sqrt(1 - beta2^t) / (1 - beta1^t):
  *   m := beta1 m + (1 - beta1) g;  v := beta2 v + (1 - beta2) g^2;
  *   p := p - lr_t m / (sqrt(v) + eps). */
-static void CYMLP_FN(cymlp_adam_update)(CYMLP_REAL *restrict p, const CYMLP_REAL *restrict g,
+CYMLP_DISPATCH static void CYMLP_FN(cymlp_adam_update)(CYMLP_REAL *restrict p, const CYMLP_REAL *restrict g,
                                         CYMLP_REAL *restrict m, CYMLP_REAL *restrict v,
                                         cymlp_index n, CYMLP_REAL l2, CYMLP_REAL lr_t,
                                         CYMLP_REAL beta1, CYMLP_REAL beta2, CYMLP_REAL eps)
@@ -49,7 +49,7 @@ static void CYMLP_FN(cymlp_adam_update)(CYMLP_REAL *restrict p, const CYMLP_REAL
 }
 
 /* g := g + alpha p: adds the L2 term to a gradient (full-batch paths, lbfgs). */
-static void CYMLP_FN(cymlp_add_scaled)(CYMLP_REAL *restrict g, const CYMLP_REAL *restrict p,
+CYMLP_DISPATCH static void CYMLP_FN(cymlp_add_scaled)(CYMLP_REAL *restrict g, const CYMLP_REAL *restrict p,
                                        cymlp_index n, CYMLP_REAL alpha)
 {
     cymlp_index i;
