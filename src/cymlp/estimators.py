@@ -266,6 +266,7 @@ class _BaseMLP(BaseEstimator):
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         early_stopping = self.early_stopping
+        X_val = y_val = w_val = None
         if early_stopping:
             X, Y, sample_weight, X_val, y_val, w_val = self._split_validation(X, Y, sample_weight)
         n_samples = X.shape[0]
@@ -290,9 +291,7 @@ class _BaseMLP(BaseEstimator):
                 self.loss_curve_.append(self.loss_)
                 if self.verbose:
                     print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
-                self._update_no_improvement_count(early_stopping, X_val if early_stopping
-                                                  else None, y_val if early_stopping else
-                                                  None, w_val if early_stopping else None)
+                self._update_no_improvement_count(early_stopping, X_val, y_val, w_val)
                 if self.solver == "sgd" and self.learning_rate == "invscaling":
                     optimizer.learning_rate = (float(self.learning_rate_init)
                                                / (self.t_ + 1) ** self.power_t)

@@ -4,6 +4,7 @@
 equations work: ``forward``, ``loss``, ``backward`` (the gradients of every layer) and
 ``train_epoch``.  It validates and converts its inputs; the compiled ``Engine`` computes.
 """
+import contextlib
 import threading
 from dataclasses import dataclass
 
@@ -300,7 +301,20 @@ class Network:
 
     # -- checks -----------------------------------------------------------
 
-    def _check_xy(self, X, Y, sample_weight):
+    def check_xy(self, X, Y, sample_weight=None):
+        """Validate and convert training data once, for repeated internal use.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_inputs)
+        Y : array-like of shape (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        X, Y : ndarray, C-contiguous, the network's dtype
+        sample_weight : ndarray or None
+        """
         X = check_float_matrix(X, "X", self.dtype, self.n_inputs)
         Y = check_float_matrix(Y, "Y", self.dtype, self.n_outputs)
         if Y.shape[0] != X.shape[0]:
@@ -308,12 +322,16 @@ class Network:
         weights = check_sample_weight(sample_weight, X.shape[0], self.dtype)
         return X, Y, weights
 
+    @contextlib.contextmanager
     def _exclusive(self):
         """The workspace lock: training calls from two threads on one network fail."""
         if not self._lock.acquire(blocking=False):
             raise RuntimeError("this Network is in use by another thread's "
                                "loss/backward/train_epoch call")
-        return _Release(self._lock)
+        try:
+            yield
+        finally:
+            self._lock.release()
 
     # -- the math ---------------------------------------------------------
 
@@ -357,7 +375,7 @@ class Network:
         -------
         float
         """
-        X, Y, weights = self._check_xy(X, Y, sample_weight)
+        X, Y, weights = self.check_xy(X, Y, sample_weight)
         with self._exclusive():
             return self._loss_gradient(X, Y, weights, _check_alpha(alpha), False)
 
@@ -380,7 +398,7 @@ class Network:
         coef_grads : list of ndarray of shape (n_in, n_out)
         intercept_grads : list of ndarray of shape (n_out,)
         """
-        X, Y, weights = self._check_xy(X, Y, sample_weight)
+        X, Y, weights = self.check_xy(X, Y, sample_weight)
         with self._exclusive():
             loss = self._loss_gradient(X, Y, weights, _check_alpha(alpha), True)
             coef_grads, intercept_grads = self._split(self._grads)
@@ -412,22 +430,6 @@ class Network:
         with self._exclusive():
             loss = self._loss_gradient(X, Y, sample_weight, alpha, True)
             return loss, self._grads.astype(np.float64)
-
-    def check_xy(self, X, Y, sample_weight=None):
-        """Validate and convert training data once, for repeated internal use.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_inputs)
-        Y : array-like of shape (n_samples, n_outputs)
-        sample_weight : array-like of shape (n_samples,), optional
-
-        Returns
-        -------
-        X, Y : ndarray, C-contiguous, the network's dtype
-        sample_weight : ndarray or None
-        """
-        return self._check_xy(X, Y, sample_weight)
 
     def train_epoch(self, X, Y, optimizer, batch_size=200, order=None,
                     sample_weight=None, alpha=0.0, checked=False):
@@ -467,7 +469,7 @@ class Network:
             finished batch and the optimizer state matches them.
         """
         if not checked:
-            X, Y, sample_weight = self._check_xy(X, Y, sample_weight)
+            X, Y, sample_weight = self.check_xy(X, Y, sample_weight)
         if not isinstance(optimizer, _Optimizer):
             raise TypeError("optimizer must be a cymlp.optimizers.SGD or Adam, got %r"
                             % (optimizer,))
@@ -512,19 +514,6 @@ class Network:
     def release_workspace(self):
         """Free the training workspace (allocated again when training resumes)."""
         self._engine.release_workspace()
-
-
-class _Release:
-    """Context manager releasing an already acquired lock."""
-
-    def __init__(self, lock):
-        self._lock = lock
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self._lock.release()
 
 
 def _check_alpha(alpha):
