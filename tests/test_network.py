@@ -247,3 +247,17 @@ def test_train_epoch_argument_checks():
         net.train_epoch(X, Y, cymlp.SGD(), order=[0, 9])
     with pytest.raises(ValueError, match="alpha"):
         net.train_epoch(X, Y, cymlp.SGD(), alpha=-1)
+
+
+def test_non_finite_penalty_rejects_the_batch_before_any_update():
+    """A weight whose square overflows float32 (1e20^2) on an input that is always 0:
+    the data loss stays finite, the L2 penalty does not, and no update may happen."""
+    net = cymlp.Network([3, 4, 2], activation="tanh", dtype=np.float32, random_state=0)
+    net.coefs[0][0, 0] = 1e20
+    X = np.random.default_rng(0).normal(size=(16, 3)).astype(np.float32)
+    X[:, 0] = 0
+    Y = np.eye(2, dtype=np.float32)[np.arange(16) % 2]
+    before = net.params.copy()
+    with pytest.raises(DivergenceError):
+        net.train_epoch(X, Y, cymlp.Adam(0.01), batch_size=8, alpha=0.1)
+    np.testing.assert_array_equal(net.params, before)

@@ -271,8 +271,12 @@ cdef int run_epoch(const Step* steps, Py_ssize_t n_steps, Py_ssize_t n_params,
                 sw += wb[i]
         else:
             sw = <double>rows
-        # the penalty uses the weights before this batch's update
+        # the penalty uses the weights before this batch's update; a non-finite one
+        # must stop the epoch here, before forward_backward applies any update
         penalty = 0.5 * alpha * dot(<int>n_coef, params, params) if alpha > 0 else 0.0
+        if not isfinite(penalty):
+            stats.status = _DIVERGED
+            return 0
         opt.l2 = alpha / sw
         if opt.kind == 0:
             opt.step_lr = opt.lr
@@ -284,7 +288,7 @@ cdef int run_epoch(const Step* steps, Py_ssize_t n_steps, Py_ssize_t n_params,
                                 acts, deltas, max_width, True, False, opt)
         loss = (loss + penalty) / sw
         if not isfinite(loss):
-            # forward_backward returned before any update
+            # the data loss was not finite: forward_backward returned before any update
             stats.status = _DIVERGED
             return 0
         if opt.kind != 0:
