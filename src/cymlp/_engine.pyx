@@ -552,7 +552,8 @@ cdef class Engine:
                               <float*>acts, <float*>deltas, &opt, alpha, &stats)
                 else:
                     run_epoch(self.steps, self.n_steps, self.n_params, self.n_coef,
-                              self.max_width, <double*>p, <double*>g, <double*>x, <double*>y, <double*>w, idx, n,
+                              self.max_width, <double*>p, <double*>g, <double*>x,
+                              <double*>y, <double*>w, idx, n,
                               self.n_in, self.n_out, batch_size, <double*>xb,
                               <double*>yb, <double*>wb, <double*>acts, <double*>deltas,
                               &opt, alpha, &stats)

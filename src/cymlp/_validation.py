@@ -9,6 +9,24 @@ import numbers
 import numpy as np
 
 
+def is_ready_matrix(X, dtype, n_cols=None):
+    """Whether X needs no conversion: a non-empty, C-contiguous 2-D ndarray of ``dtype``
+    with ``n_cols`` columns (finiteness is not checked here).
+
+    Parameters
+    ----------
+    X : object
+    dtype : numpy dtype
+    n_cols : int, optional
+
+    Returns
+    -------
+    bool
+    """
+    return (type(X) is np.ndarray and X.dtype == dtype and X.ndim == 2 and X.shape[0] > 0
+            and X.flags.c_contiguous and (n_cols is None or X.shape[1] == n_cols))
+
+
 def check_float_matrix(X, name, dtype, n_cols=None, *, allow_empty=False):
     """Return ``X`` as a finite, C-contiguous 2-D array of ``dtype``.
 
@@ -35,8 +53,7 @@ def check_float_matrix(X, name, dtype, n_cols=None, *, allow_empty=False):
     ValueError
         For a wrong number of dimensions or columns, no rows, NaN or infinity.
     """
-    if (type(X) is np.ndarray and X.dtype == dtype and X.ndim == 2 and X.shape[0] > 0
-            and X.flags.c_contiguous and (n_cols is None or X.shape[1] == n_cols)):
+    if is_ready_matrix(X, dtype, n_cols):
         # the common case, kept cheap for small inputs: only the finiteness check
         if not np.isfinite(X).all():
             raise ValueError("%s contains NaN or infinity" % name)

@@ -254,7 +254,8 @@ def download(info, directory, base_url=None, timeout=60.0):
         handle, temp_name = tempfile.mkstemp(prefix=".part-", dir=directory)
         temp = Path(temp_name)
         try:
-            with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as src:
+            with os.fdopen(handle, "wb") as out, \
+                    urllib.request.urlopen(url, timeout=timeout) as src:
                 while True:
                     chunk = src.read(1 << 20)
                     if not chunk:

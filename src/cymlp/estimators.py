@@ -35,7 +35,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import validate_data
 
-from cymlp._validation import check_sample_weight
+from cymlp._validation import check_sample_weight, is_ready_matrix
 from cymlp.network import DivergenceError, Network
 from cymlp.optimizers import SGD, Adam
 
@@ -380,9 +380,8 @@ class _BaseMLP(BaseEstimator):
     def _check_predict_input(self, X):
         """Validate X for prediction: scikit-learn's checks, with a fast path for
         plain C-contiguous float arrays (no feature names to check)."""
-        if (type(X) is np.ndarray and X.ndim == 2 and X.dtype == self._network.dtype
-                and X.flags.c_contiguous and X.shape[1] == self.n_features_in_
-                and X.shape[0] > 0 and not hasattr(self, "feature_names_in_")):
+        if (not hasattr(self, "feature_names_in_")
+                and is_ready_matrix(X, self._network.dtype, self.n_features_in_)):
             if not np.isfinite(X).all():
                 raise ValueError("Input X contains NaN or infinity.")
             return X

@@ -100,8 +100,8 @@ class Network:
     samples).  Hidden steps use ``activation``; the output step uses ``output``,
     which also fixes the loss so that the output error is ``O - Y``:
     softmax + cross-entropy, logistic + binary cross-entropy, identity + squared error
-    (``1/2 sum (O - Y)^2``), exp + half Poisson deviance.  Losses are means over samples (weighted, if sample
-    weights are given) plus ``alpha / (2 n) * sum ||W||^2``.
+    (``1/2 sum (O - Y)^2``), exp + half Poisson deviance.  Losses are means over
+    samples (weighted, if sample weights are given) plus ``alpha / (2 n) * sum ||W||^2``.
 
     Parameters
     ----------
