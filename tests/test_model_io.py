@@ -90,6 +90,24 @@ def test_every_truncation_and_random_byte_flips_are_refused(fitted, tmp_path):
         np.testing.assert_array_equal(loaded.predict_proba(X), fitted["classifier"].predict_proba(X))
 
 
+@pytest.mark.parametrize("field_offset, value, what", [
+    (8, 99, "unknown compression method"),
+    (6, 1, "encryption flag"),
+])
+def test_damaged_zip_fields_are_refused(fitted, tmp_path, field_offset, value, what):
+    raw = bytearray(model_io.save(fitted["classifier"], tmp_path / "model.npz").read_bytes())
+    # every local and central file header gets the damaged field
+    for signature, offset in ((b"PK\x03\x04", field_offset), (b"PK\x01\x02", field_offset + 2)):
+        start = raw.find(signature)
+        while start != -1:
+            raw[start + offset] = value
+            start = raw.find(signature, start + 4)
+    damaged = tmp_path / "damaged.npz"
+    damaged.write_bytes(bytes(raw))
+    with pytest.raises(model_io.ModelFileError, match="not a readable cymlp model"):
+        model_io.load(damaged)
+
+
 def _rewrite_header(path, change):
     with np.load(path) as archive:
         entries = {name: archive[name] for name in archive.files}

@@ -19,7 +19,9 @@ import io
 import json
 import os
 import tempfile
+import struct
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -141,6 +143,14 @@ def save(model, path):
     return path
 
 
+# What the zip and .npy readers raise on damaged bytes: a bad header or length
+# (BadZipFile, EOFError, ValueError, struct.error), a damaged deflate stream
+# (zlib.error), an unknown compression method (NotImplementedError) or the encryption
+# flag (RuntimeError).
+_DAMAGED_ZIP_ERRORS = (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError,
+                       NotImplementedError, RuntimeError, struct.error, zlib.error)
+
+
 def _read_entries(path):
     try:
         raw = Path(path).read_bytes()
@@ -149,7 +159,7 @@ def _read_entries(path):
     try:
         with np.load(io.BytesIO(raw), allow_pickle=False) as archive:
             entries = {name: archive[name] for name in archive.files}
-    except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError) as exc:
+    except _DAMAGED_ZIP_ERRORS as exc:
         raise ModelFileError("%s is not a readable cymlp model file (corrupted or "
                              "truncated?): %s" % (path, exc)) from None
     if "header" not in entries or "checksum" not in entries or "params" not in entries:
