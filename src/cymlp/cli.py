@@ -158,6 +158,7 @@ def train(args):
     from tqdm import tqdm
 
     from cymlp import MLPClassifier, model_io
+    from cymlp._threads import training_plan
     from cymlp.datasets import load_fashion_mnist
 
     if args.alpha < 0:
@@ -181,7 +182,8 @@ def train(args):
                                     args.solver, args.batch_size, args.dtype), flush=True)
     history, seconds = [], []
     interrupted = False
-    with threadpool_limits(args.threads):
+    # one thread plan for the whole loop: training and the scores between epochs
+    with threadpool_limits(args.threads), training_plan(args.batch_size):
         bar = tqdm(range(1, args.epochs + 1), desc="epochs", unit="epoch",
                    disable=args.no_progress, file=sys.stdout)
         try:

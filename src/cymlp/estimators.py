@@ -35,6 +35,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import validate_data
 
+from cymlp._threads import training_plan
 from cymlp._validation import check_sample_weight, is_ready_matrix
 from cymlp.network import DivergenceError, Network
 from cymlp.optimizers import SGD, Adam
@@ -273,6 +274,18 @@ class _BaseMLP(BaseEstimator):
         batch_size = self._batch_size(n_samples)
         order = np.arange(n_samples, dtype=np.intp)
         network, optimizer = self._network, self._optimizer
+        # one BLAS-thread plan for the whole loop, validation scores included
+        with training_plan(batch_size):
+            self._run_epochs(network, optimizer, X, Y, sample_weight, order, batch_size,
+                             incremental, X_val, y_val, w_val)
+        if early_stopping:
+            network.params[...] = self._best_params
+
+    def _run_epochs(self, network, optimizer, X, Y, sample_weight, order, batch_size,
+                    incremental, X_val, y_val, w_val):
+        """The epoch loop of ``_fit_stochastic``."""
+        early_stopping = X_val is not None
+        n_samples = X.shape[0]
         try:
             self.n_iter_ = 0
             for _ in range(self.max_iter):
@@ -310,8 +323,6 @@ class _BaseMLP(BaseEstimator):
                                   % self.max_iter, ConvergenceWarning)
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.")
-        if early_stopping:
-            network.params[...] = self._best_params
 
     def _trigger_stopping(self, msg):
         """Stop, or for adaptive SGD divide the learning rate by 5 (stop below 1e-6)."""

@@ -12,6 +12,7 @@ import numpy as np
 
 from cymlp._engine import EPOCH_DIVERGED, Engine
 from cymlp._names import ACTIVATION_CODES, OUTPUT_CODES, OUTPUT_LOSSES
+from cymlp._threads import chunks_for_prediction, training_plan
 from cymlp._validation import (check_float_matrix, check_positive_int,
                                check_sample_weight)
 from cymlp.optimizers import _Optimizer
@@ -354,7 +355,7 @@ class Network:
     def _forward(self, X):
         """``forward`` for an already checked, C-contiguous array of the right dtype."""
         out = np.empty((X.shape[0], self.n_outputs), dtype=self.dtype)
-        self._engine.predict(X, out)
+        self._engine.predict(X, out, chunks_for_prediction(X.shape[0]))
         return out
 
     def loss(self, X, Y, sample_weight=None, alpha=0.0):
@@ -437,7 +438,9 @@ class Network:
 
         For each batch of ``batch_size`` rows taken in ``order``: gather the rows,
         forward, backward, and one optimizer step.  Python is not entered between
-        batches except to check for Ctrl-C.
+        batches except to check for Ctrl-C.  With T BLAS threads allowed (see
+        threadpoolctl), each batch of at least 32 T rows is split into T row chunks
+        computed on T threads (``cymlp._threads``).
 
         Parameters
         ----------
@@ -478,11 +481,11 @@ class Network:
         order = self._check_order(order, X.shape[0])
         optimizer.ensure_state(self._params.shape[0], self.dtype)
         engine = self._engine
-        with self._exclusive():
+        batch_size = min(batch_size, order.shape[0])
+        with self._exclusive(), training_plan(batch_size) as n_chunks:
             try:
-                status = engine.train_epoch(X, Y, sample_weight, order,
-                                            min(batch_size, order.shape[0]),
-                                            *optimizer.engine_args(), alpha)
+                status = engine.train_epoch(X, Y, sample_weight, order, batch_size,
+                                            *optimizer.engine_args(), alpha, n_chunks)
             finally:
                 optimizer.t = engine.last_t
         result = EpochResult(

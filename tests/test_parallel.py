@@ -1,0 +1,261 @@
+"""The thread pool, the data-parallel epoch and the BLAS-thread policy.
+
+A batch split into T row chunks must train the same network as the unsplit batch, up
+to floating-point summation order, and the split must never depend on which thread
+ran which chunk."""
+import _thread
+import threading
+import time
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
+
+import cymlp
+from cymlp import _pool, _threads
+from cymlp.network import Dense, Network
+from cymlp.optimizers import SGD, Adam
+
+
+def _scipy_blas_threads():
+    return min(lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas")
+
+
+# -- the pool -------------------------------------------------------------------
+
+@pytest.mark.parametrize("n_chunks", [1, 2, 3, 7, 64])
+def test_every_chunk_runs_exactly_once_per_job(n_chunks):
+    _pool.reserve(2)
+    counts = np.zeros(n_chunks, dtype=np.int64)
+    _pool._count_runs(counts, 2000, 20)
+    np.testing.assert_array_equal(counts, 2000)
+
+
+def test_concurrent_callers_each_get_every_chunk_once():
+    # one caller holds the pool, the others run their chunks themselves
+    _pool.reserve(2)
+    results = [np.zeros(5, dtype=np.int64) for _ in range(4)]
+    threads = [threading.Thread(target=_pool._count_runs, args=(counts, 3000, 50))
+               for counts in results]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for counts in results:
+        np.testing.assert_array_equal(counts, 3000)
+
+
+def test_a_late_sleeping_helper_never_delays_the_caller():
+    # after the helpers have gone to sleep (> 2 ms idle) a job still completes at once
+    _pool.reserve(2)
+    counts = np.zeros(2, dtype=np.int64)
+    time.sleep(0.05)
+    start = time.perf_counter()
+    for _ in range(50):
+        _pool._count_runs(counts, 1, 0)
+        time.sleep(0.005)
+    assert time.perf_counter() - start < 5
+    np.testing.assert_array_equal(counts, 50)
+
+
+# -- the data-parallel epoch -------------------------------------------------------
+
+def _data(n, n_in, n_out, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, n_in))
+    Y = np.eye(n_out)[rng.integers(0, n_out, n)]
+    return X, Y, rng.uniform(0.1, 2.0, n)
+
+
+def _train(layers, n_chunks, optimizer, batch_size, sample_weight=None, alpha=0.0,
+           epochs=2, output="softmax", n=300, dtype=np.float64):
+    """Train through the engine directly with a given chunk count."""
+    dense = layers if isinstance(layers[0], Dense) else None
+    net = Network(layers, "tanh", output, dtype=dtype, random_state=0)
+    X, Y, w = _data(n, net.n_inputs, net.n_outputs)
+    X, Y, w = net.check_xy(X, Y, w if sample_weight else None)
+    optimizer.ensure_state(net.params.shape[0], net.dtype)
+    order = np.random.default_rng(1).permutation(n).astype(np.intp)
+    losses = []
+    with threadpool_limits(1):
+        for _ in range(epochs):
+            status = net._engine.train_epoch(X, Y, w, order, batch_size,
+                                             *optimizer.engine_args(), alpha, n_chunks)
+            optimizer.t = net._engine.last_t
+            losses.append(net._engine.last_loss_sum / net._engine.last_weight_sum)
+    assert dense is None or net.n_steps == len(dense)
+    return net, losses, status
+
+
+@pytest.mark.parametrize("n_chunks", [2, 3, 5])
+@pytest.mark.parametrize("make_optimizer", [
+    lambda: Adam(learning_rate=1e-2),
+    lambda: SGD(learning_rate=0.05, momentum=0.9, nesterov=True),
+    lambda: SGD(learning_rate=0.05, momentum=0.0),
+])
+@pytest.mark.parametrize("sample_weight, alpha", [(False, 0.0), (True, 1e-2)])
+def test_split_batches_train_the_same_network(n_chunks, make_optimizer, sample_weight,
+                                              alpha):
+    # 300 rows in batches of 64: the last batch has 44 rows
+    serial, serial_losses, _ = _train([12, 9, 7, 4], 1, make_optimizer(), 64,
+                                      sample_weight, alpha)
+    split, split_losses, status = _train([12, 9, 7, 4], n_chunks, make_optimizer(), 64,
+                                         sample_weight, alpha)
+    assert status == 0
+    np.testing.assert_allclose(split.params, serial.params, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(split_losses, serial_losses, rtol=1e-12)
+
+
+def test_split_batches_with_empty_chunks_and_shared_layers():
+    # batch 2 split in 5: three chunks get no rows; the shared layer sums its gradients
+    hidden = Dense(6, 6)
+    layers = [Dense(5, 6), hidden, hidden, Dense(6, 3)]
+    serial, _, _ = _train(layers, 1, Adam(1e-2), 2, n=11, output="identity")
+    split, _, status = _train(layers, 5, Adam(1e-2), 2, n=11, output="identity")
+    assert status == 0
+    np.testing.assert_allclose(split.params, serial.params, rtol=1e-10, atol=1e-12)
+
+
+def test_split_batches_in_float32():
+    serial, _, _ = _train([20, 16, 5], 1, Adam(1e-2), 64, dtype=np.float32)
+    split, _, _ = _train([20, 16, 5], 2, Adam(1e-2), 64, dtype=np.float32)
+    np.testing.assert_allclose(split.params, serial.params, rtol=1e-3, atol=1e-5)
+
+
+def test_results_depend_on_the_chunk_count_not_on_the_threads():
+    # the same chunk count gives bit-identical results with or without helper threads
+    first, _, _ = _train([12, 9, 4], 3, Adam(1e-2), 64)
+    busy = threading.Thread(target=_pool._count_runs,
+                            args=(np.zeros(2, dtype=np.int64), 20000, 200))
+    busy.start()   # holds the pool for a while: this training runs its chunks alone
+    second, _, _ = _train([12, 9, 4], 3, Adam(1e-2), 64)
+    busy.join()
+    np.testing.assert_array_equal(first.params, second.params)
+
+
+@pytest.mark.parametrize("n_chunks", [1, 2])
+def test_split_epoch_stops_before_applying_a_non_finite_batch(n_chunks):
+    net = Network([4, 3, 2], "relu", "identity", random_state=0)
+    X = np.ones((128, 4))
+    Y = np.zeros((128, 2))
+    Y[100] = 1e300           # batch 2 (rows 64-127): its squared error overflows
+    X, Y, _ = net.check_xy(X, Y)
+    optimizer = Adam(1e-3)
+    optimizer.ensure_state(net.params.shape[0], net.dtype)
+    order = np.arange(128, dtype=np.intp)
+
+    status = net._engine.train_epoch(X[:64], Y[:64], None, order[:64], 64,
+                                     *optimizer.engine_args(), 0.0, n_chunks)
+    assert status == 0
+    before = net.params.copy()
+    status = net._engine.train_epoch(X, Y, None, order[64:].copy(), 64,
+                                     *optimizer.engine_args(), 0.0, n_chunks)
+    assert status == 1 and net._engine.last_n_batches == 0
+    np.testing.assert_array_equal(net.params, before)
+
+
+def test_split_epoch_rejects_an_overflowing_penalty_before_any_update():
+    # a finite weight whose square overflows: the penalty is inf, nothing is applied
+    net64 = Network([4, 3, 2], "relu", "identity", random_state=0)
+    net64.coefs[0][0, 0] = 1e200
+    X, Y, _ = net64.check_xy(np.ones((64, 4)), np.zeros((64, 2)))
+    optimizer = SGD(1e-3)
+    optimizer.ensure_state(net64.params.shape[0], net64.dtype)
+    before = net64.params.copy()
+    status = net64._engine.train_epoch(X, Y, None, np.arange(64, dtype=np.intp), 64,
+                                       *optimizer.engine_args(), 1.0, 2)
+    assert status == 1
+    np.testing.assert_array_equal(net64.params, before)
+
+
+def test_ctrl_c_stops_a_split_epoch_at_a_batch_boundary():
+    net = Network([784, 200, 100, 10], "relu", "softmax", dtype=np.float32, random_state=0)
+    X = np.random.default_rng(0).random((20000, 784), dtype=np.float32)
+    Y = np.eye(10, dtype=np.float32)[np.arange(20000) % 10]
+    optimizer = Adam(1e-3)
+    timer = threading.Timer(0.5, _thread.interrupt_main)
+    start = time.perf_counter()
+    timer.start()
+    with threadpool_limits(2):
+        with pytest.raises(KeyboardInterrupt):
+            for _ in range(1000):
+                net.train_epoch(X, Y, optimizer, batch_size=128)
+        threads_after = _scipy_blas_threads()
+    timer.cancel()
+    assert time.perf_counter() - start < 5
+    assert threads_after == 2          # the BLAS limit was lifted on the way out
+    assert net._engine.last_n_samples % 128 == 0
+    assert np.isfinite(net.params).all()
+
+
+# -- the thread policy -------------------------------------------------------------
+
+@pytest.mark.parametrize("threads, batch, expected", [
+    (1, 512, 1), (2, 63, 1), (2, 64, 2), (2, 200, 2), (4, 100, 3), (8, 4096, 8),
+    (200, 10**6, 64),
+])
+def test_chunks_for_batch(threads, batch, expected):
+    assert _threads.chunks_for_batch(threads, batch) == expected
+
+
+def test_training_plan_holds_blas_at_one_thread_and_restores_it():
+    with threadpool_limits(2):
+        with _threads.training_plan(128) as n_chunks:
+            assert n_chunks == 2
+            assert _scipy_blas_threads() == 1
+            assert _threads.blas_threads() == 2
+            with _threads.training_plan(128) as inner:      # nested: same plan
+                assert inner == 2
+            assert _scipy_blas_threads() == 1
+            assert _threads.chunks_for_prediction(10000) == 2
+            assert _threads.chunks_for_prediction(100) == 1
+        assert _scipy_blas_threads() == 2
+        assert _threads.chunks_for_prediction(10000) == 1
+
+
+def test_one_blas_thread_means_no_split():
+    with threadpool_limits(1):
+        with _threads.training_plan(4096) as n_chunks:
+            assert n_chunks == 1
+            assert _scipy_blas_threads() == 1
+
+
+def test_estimator_fit_with_two_threads_matches_one_thread_and_restores_blas():
+    X, Y, _ = _data(600, 20, 3)
+    y = Y.argmax(1)
+    fits = []
+    for threads in (1, 2):
+        with threadpool_limits(threads):
+            fits.append(cymlp.MLPClassifier((30,), batch_size=128, max_iter=5,
+                                            early_stopping=True, random_state=0).fit(X, y))
+            assert _scipy_blas_threads() == threads
+    for a, b in zip(fits[0].coefs_, fits[1].coefs_):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(fits[0].validation_scores_, fits[1].validation_scores_)
+
+
+def test_large_predictions_split_while_training_holds_blas():
+    net = Network([30, 20, 4], "relu", random_state=0)
+    X = np.random.default_rng(0).normal(size=(5000, 30))
+    expected = net.forward(X)
+    with threadpool_limits(2), _threads.training_plan(128):
+        assert _threads.chunks_for_prediction(5000) == 2
+        np.testing.assert_allclose(net.forward(X), expected, rtol=1e-13)
+    out = np.empty((5000, 4))
+    net._engine.predict(np.ascontiguousarray(X), out, 7)
+    np.testing.assert_allclose(out, expected, rtol=1e-13)
+
+
+def test_divergence_in_a_split_fit_raises_and_restores():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(600, 5)), rng.normal(size=600)
+    with threadpool_limits(2):
+        reg = cymlp.MLPRegressor(hidden_layer_sizes=(30,), solver="sgd", batch_size=128,
+                                 learning_rate_init=1e-3,
+                                 random_state=0)
+        reg.partial_fit(X, y)
+        before = reg._network.params.copy()
+        with pytest.raises(ValueError, match="non-finite"):
+            reg.partial_fit(X * 1e200, y * 1e200)
+        assert _scipy_blas_threads() == 2
+    np.testing.assert_array_equal(reg._network.params, before)
