@@ -233,6 +233,42 @@ class NumpyGemmFloor(GemmFloor):
                     np.matmul(D[k + 1], W[k].T, out=D[k])
 
 
+class SplitGemmFloor(Peer):
+    """The GEMM floor of cymlp's data-parallel epoch: the batch is split into as many
+    row chunks as cymlp would use (``cymlp._threads``), and each chunk's products run
+    on their own thread with single-threaded BLAS, through cython_blas.  The threads
+    never wait for each other (cymlp synchronises twice per batch), so this is a
+    floor for the split scheme, below which cymlp cannot go."""
+
+    name = "GEMM floor, split (cython_blas)"
+
+    def setup(self, X, y, dtype, batch_size):
+        from cymlp._threads import blas_threads, chunks_for_batch
+
+        n_chunks = chunks_for_batch(blas_threads(), batch_size)
+        self.parts = []
+        for c in range(n_chunks):
+            rows = batch_size * (c + 1) // n_chunks - batch_size * c // n_chunks
+            part = GemmFloor()
+            # this chunk's share of every batch: as many blocks as the epoch has batches
+            part.setup(X[:rows * (X.shape[0] // batch_size)], y, dtype, rows)
+            self.parts.append(part)
+
+    def epoch(self):
+        import threading
+
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):
+            threads = [threading.Thread(target=part.epoch) for part in self.parts]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+
+    predict = None
+
+
 TRAINING_PEERS = [CymlpNetwork, CymlpEstimator, Sklearn, Torch, NumpyEquations, GemmFloor,
-                  NumpyGemmFloor]
+                  NumpyGemmFloor, SplitGemmFloor]
 PREDICTING_PEERS = [CymlpNetwork, CymlpEstimator, Sklearn, Torch, NumpyEquations]

@@ -259,3 +259,33 @@ def test_divergence_in_a_split_fit_raises_and_restores():
             reg.partial_fit(X * 1e200, y * 1e200)
         assert _scipy_blas_threads() == 2
     np.testing.assert_array_equal(reg._network.params, before)
+
+
+@pytest.mark.parametrize("outer_limit", [None, 2])
+def test_training_in_two_threads_leaves_blas_as_the_user_set_it(outer_limit):
+    # the first loop to start holds the limit, the other leaves BLAS alone, and the
+    # limit is lifted by the thread that set it, whichever finishes first; under the
+    # main thread's own threadpool_limits the loops cannot limit BLAS and do not split
+    X, Y, _ = _data(3000, 30, 4)
+    y = Y.argmax(1)
+    results = {}
+    both_done = threading.Barrier(2)
+
+    def fit(name, iterations):
+        # like pool workers, both threads stay alive until both fits are done
+        results[name] = cymlp.MLPClassifier((40,), batch_size=128, max_iter=iterations,
+                                            random_state=0).fit(X, y)
+        both_done.wait()
+
+    with threadpool_limits(outer_limit):
+        before = _scipy_blas_threads()
+        for first, second in ((3, 12), (12, 3)):
+            threads = [threading.Thread(target=fit, args=("a", first)),
+                       threading.Thread(target=fit, args=("b", second))]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert set(results) == {"a", "b"}
+            assert _scipy_blas_threads() == before
+            results.clear()

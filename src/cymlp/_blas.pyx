@@ -51,6 +51,8 @@ def gemm_memview(bint trans_a, bint trans_b, double alpha,
     alpha, beta : float
     A, B : ndarray, C-contiguous, same dtype as C
     C : ndarray of shape (m, n), C-contiguous, written in place
+
+    The GIL is released during the product.
     """
     cdef int m = A.shape[1] if trans_a else A.shape[0]
     cdef int k = A.shape[0] if trans_a else A.shape[1]
@@ -60,8 +62,9 @@ def gemm_memview(bint trans_a, bint trans_b, double alpha,
         raise ValueError("gemm shapes do not match")
     if m == 0 or n == 0 or k == 0:
         raise ValueError("gemm needs non-empty matrices")
-    gemm(trans_a, trans_b, m, n, k, <floating>alpha, &A[0, 0], <int>A.shape[1],
-         &B[0, 0], <int>B.shape[1], <floating>beta, &C[0, 0], n)
+    with nogil:
+        gemm(trans_a, trans_b, m, n, k, <floating>alpha, &A[0, 0], <int>A.shape[1],
+             &B[0, 0], <int>B.shape[1], <floating>beta, &C[0, 0], n)
 
 
 cdef extern from *:

@@ -10,8 +10,8 @@ half-batches give ~1.8x).
 While chunks run, BLAS must stay at one thread, or each chunk's gemm would fight
 for the same cores.  ``training_plan`` does that for the length of a training loop
 (not per epoch: OpenBLAS's idle workers spin for ~0.1 s after a threaded call, which
-would slow the next epoch).  The limit is reference-counted, so nested and concurrent
-training loops share one limit and all see the user's own thread count.  Where no
+would slow the next epoch).  Nested loops share one limit; loops in other threads meanwhile see the user's
+own thread count and leave BLAS alone (see ``training_plan``).  Where no
 BLAS library is found (Apple Accelerate is invisible to threadpoolctl), cymlp uses one
 thread and lets BLAS do the threading.
 """
@@ -33,9 +33,10 @@ MAX_CHUNKS = 64
 
 _lock = threading.Lock()
 _controller = None   # threadpoolctl's view of the BLAS libraries, found once
-_depth = 0           # training loops currently holding BLAS at one thread
+_owner = None        # the thread holding BLAS at one thread, or None
+_depth = 0           # nesting depth of training_plan in the owner thread
 _limiter = None
-_user_threads = 1    # the BLAS thread count before the limit (valid while _depth > 0)
+_user_threads = 1    # the BLAS thread count before the limit (valid while _owner is set)
 
 
 def _blas_libraries():
@@ -56,14 +57,14 @@ def blas_threads():
         At least 1; 1 when no BLAS library is visible to threadpoolctl.
     """
     with _lock:
-        if _depth:
+        if _owner is not None:
             return _user_threads
         return _read_blas_threads()
 
 
 def _read_blas_threads():
     counts = [lib.num_threads for lib in _blas_libraries().lib_controllers]
-    return max(1, min(counts, default=1))
+    return max(1, min([c for c in counts if c is not None], default=1))
 
 
 def chunks_for_batch(threads, batch_size):
@@ -88,6 +89,12 @@ def chunks_for_batch(threads, batch_size):
 def training_plan(batch_size):
     """Choose the chunk count for training; hold BLAS at one thread while it is > 1.
 
+    Only the thread that set the limit lifts it (threadpoolctl lets a single thread
+    control OpenBLAS's pool), so a loop in another thread while the limit is held
+    uses the user's thread count without touching BLAS; should the limit be lifted
+    under it, its chunks call threaded BLAS: slower, never wrong.  If the limit does
+    not take (another thread controls OpenBLAS), training does not split.
+
     Parameters
     ----------
     batch_size : int
@@ -97,24 +104,36 @@ def training_plan(batch_size):
     int
         The number of chunks to pass to ``Engine.train_epoch``.
     """
-    global _depth, _limiter, _user_threads
+    global _owner, _depth, _limiter, _user_threads
+    me = threading.get_ident()
+    holding = False
     with _lock:
-        threads = _user_threads if _depth else _read_blas_threads()
-        n_chunks = chunks_for_batch(threads, batch_size)
-        if n_chunks > 1:
-            if _depth == 0:
-                _user_threads = threads
-                _limiter = _blas_libraries().limit(limits=1)
-            _depth += 1
+        if _owner is not None:
+            n_chunks = chunks_for_batch(_user_threads, batch_size)
+            if _owner == me:
+                _depth += 1
+                holding = True
+        else:
+            threads = _read_blas_threads()
+            n_chunks = chunks_for_batch(threads, batch_size)
+            if n_chunks > 1:
+                limiter = _blas_libraries().limit(limits=1)
+                limiter.__enter__()
+                if _read_blas_threads() == 1:
+                    _owner, _depth, _limiter, _user_threads = me, 1, limiter, threads
+                    holding = True
+                else:
+                    limiter.__exit__(None, None, None)
+                    n_chunks = 1
     try:
         yield n_chunks
     finally:
-        if n_chunks > 1:
+        if holding:
             with _lock:
                 _depth -= 1
                 if _depth == 0:
-                    _limiter.restore_original_limits()
-                    _limiter = None
+                    _limiter.__exit__(None, None, None)
+                    _limiter = _owner = None
 
 
 def chunks_for_prediction(n_rows):
@@ -131,6 +150,6 @@ def chunks_for_prediction(n_rows):
     -------
     int
     """
-    if not _depth or n_rows < MIN_PREDICT_ROWS:
+    if _owner is None or n_rows < MIN_PREDICT_ROWS:
         return 1
     return max(1, min(_user_threads, MAX_CHUNKS, n_rows // 1024))
