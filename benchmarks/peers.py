@@ -259,6 +259,10 @@ class SplitGemmFloor(Peer):
 
         from threadpoolctl import threadpool_limits
 
+        if len(self.parts) == 1:
+            # no split (batch below 64 rows, or one thread): BLAS threads as it is set
+            self.parts[0].epoch()
+            return
         with threadpool_limits(1):
             threads = [threading.Thread(target=part.epoch) for part in self.parts]
             for thread in threads:

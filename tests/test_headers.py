@@ -9,6 +9,15 @@ import pytest
 INCLUDE = Path(__file__).resolve().parent.parent / "include"
 USE_EVERY_KERNEL = r"""
 #include "cymlp/kernels.h"
+#include "cymlp/sync.h"
+long long use_sync(long long *word) {
+    cymlp_atomic_store(word, 1);
+    if (cymlp_atomic_cas(word, 1, 2))
+        (void)cymlp_atomic_fetch_add(word, 1);
+    cymlp_cpu_pause();
+    cymlp_thread_yield();
+    return cymlp_atomic_exchange(word, 0) + cymlp_atomic_load(word);
+}
 #define USE(S, T) \
     void use_##S(T *a, T *b, T *c, T *d, const cymlp_index *idx, cymlp_index n) { \
         cymlp_bias_activation_##S(a, b, n, n, CYMLP_TANH); \

@@ -289,3 +289,15 @@ def test_training_in_two_threads_leaves_blas_as_the_user_set_it(outer_limit):
             assert set(results) == {"a", "b"}
             assert _scipy_blas_threads() == before
             results.clear()
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_show_config_reports_the_training_threads(threads):
+    import io
+
+    out = io.StringIO()
+    with threadpool_limits(threads):
+        cymlp.show_config(out)
+        assert cymlp.config.config_info()["training_threads"] == threads
+    assert "training threads: %d (batches of at least %d rows" % (threads, 32 * threads) \
+        in out.getvalue()

@@ -3,6 +3,7 @@ import os
 import platform
 import sys
 
+from cymlp._threads import MIN_CHUNK_ROWS
 
 def config_info():
     """Return cymlp's build and run-time configuration.
@@ -12,13 +13,15 @@ def config_info():
     dict
         ``version``, ``python``, ``platform``, ``numpy``, ``scipy``, ``compile_flags``
         and ``blas``: the BLAS libraries loaded (library file, implementation, version,
-        threads), scipy's being the one cymlp calls.
+        threads), scipy's being the one cymlp calls; ``training_threads``: the threads
+        a training loop started now would use (``cymlp._threads``).
     """
     import numpy
     import scipy
     from threadpoolctl import threadpool_info
 
     from cymlp._blas import compile_flags
+    from cymlp._threads import blas_threads
     from cymlp._version import __version__
 
     # cymlp calls scipy's BLAS: the library shipped inside scipy's install (wheels put it
@@ -34,7 +37,8 @@ def config_info():
             for info, used in zip(libraries, inside)]
     return dict(version=__version__, python=sys.version.split()[0],
                 platform=platform.platform(), numpy=numpy.__version__,
-                scipy=scipy.__version__, compile_flags=compile_flags(), blas=blas)
+                scipy=scipy.__version__, compile_flags=compile_flags(), blas=blas,
+                training_threads=blas_threads())
 
 
 def show_config(file=None):
@@ -56,3 +60,6 @@ def show_config(file=None):
             " (used by cymlp, through scipy.linalg.cython_blas)" if lib["used_by_cymlp"]
             else "", lib["implementation"], lib["version"], lib["threads"], lib["library"]),
             file=out)
+    print("training threads: %d (batches of at least %d rows are split into that many "
+          "row chunks)" % (info["training_threads"], MIN_CHUNK_ROWS * info["training_threads"]),
+          file=out)
