@@ -169,24 +169,37 @@ cdef void predict_chunk_d(void* job, Py_ssize_t c) noexcept nogil:
 
 # -- forward + backward -------------------------------------------------------
 
+cdef void update_slice(floating* params, const floating* g, const Optim* opt,
+                       Py_ssize_t a, Py_ssize_t b, floating l2) noexcept nogil:
+    """One optimizer step on params[a:b] with gradient g[a:b] (+ l2 * params)."""
+    cdef floating* m = <floating*>opt.state1
+    cdef floating* v = <floating*>opt.state2
+    if b <= a:
+        return
+    if opt.kind == 0:
+        sgd_update(params + a, g + a, m + a, b - a, l2, <floating>opt.step_lr,
+                   <floating>opt.momentum, opt.nesterov)
+    else:
+        adam_update(params + a, g + a, m + a, v + a, b - a, l2, <floating>opt.step_lr,
+                    <floating>opt.beta1, <floating>opt.beta2, <floating>opt.eps)
+
+
+cdef double weight_sum(const floating* W, const Py_ssize_t* idx,
+                       Py_ssize_t rows) noexcept nogil:
+    """sum_r W[idx[r]], in row order (every chunk count gives the same sum)."""
+    cdef double total = 0
+    cdef Py_ssize_t r
+    for r in range(rows):
+        total += W[idx[r]]
+    return total
+
+
 cdef void update_layer(const Step* s, floating* params, const floating* grads,
                        const Optim* opt) noexcept nogil:
     """One optimizer step on the W and b of the layer step ``s`` uses."""
-    cdef floating* m = <floating*>opt.state1
-    cdef floating* v = <floating*>opt.state2
-    cdef Py_ssize_t nw = s.n_in * s.n_out
-    cdef floating lr = <floating>opt.step_lr
-    cdef floating l2 = <floating>opt.l2
-    if opt.kind == 0:
-        sgd_update(params + s.w_off, grads + s.w_off, m + s.w_off, nw, l2, lr,
-                   <floating>opt.momentum, opt.nesterov)
-        sgd_update(params + s.b_off, grads + s.b_off, m + s.b_off, s.n_out, 0, lr,
-                   <floating>opt.momentum, opt.nesterov)
-    else:
-        adam_update(params + s.w_off, grads + s.w_off, m + s.w_off, v + s.w_off, nw, l2, lr,
-                    <floating>opt.beta1, <floating>opt.beta2, <floating>opt.eps)
-        adam_update(params + s.b_off, grads + s.b_off, m + s.b_off, v + s.b_off, s.n_out, 0,
-                    lr, <floating>opt.beta1, <floating>opt.beta2, <floating>opt.eps)
+    update_slice(params, grads, opt, s.w_off, s.w_off + s.n_in * s.n_out,
+                 <floating>opt.l2)
+    update_slice(params, grads, opt, s.b_off, s.b_off + s.n_out, 0)
 
 
 cdef double forward_backward(const Step* steps, Py_ssize_t n_steps, floating* params,
@@ -276,6 +289,34 @@ cdef double loss_gradient_all(const Step* steps, Py_ssize_t n_steps, floating* p
 
 # -- the epoch loop -----------------------------------------------------------
 
+cdef void begin_step(Optim* opt, double alpha, double sw) noexcept nogil:
+    """Set this batch's L2 factor and step size (Adam: bias-corrected for step t + 1)."""
+    opt.l2 = alpha / sw
+    if opt.kind == 0:
+        opt.step_lr = opt.lr
+    else:
+        opt.step_lr = (opt.lr * sqrt(1.0 - pow(opt.beta2, <double>(opt.t + 1)))
+                       / (1.0 - pow(opt.beta1, <double>(opt.t + 1))))
+
+
+cdef int end_batch(Optim* opt, EpochStats* stats, double loss, double sw, Py_ssize_t rows,
+                   Py_ssize_t* since_check, Py_ssize_t check_every) except -1 nogil:
+    """Count a finished batch (Adam's step, the epoch sums); check for Ctrl-C every
+    ``check_every`` batches."""
+    if opt.kind != 0:
+        opt.t += 1
+    stats.loss_sum += loss * sw
+    stats.weight_sum += sw
+    stats.n_batches += 1
+    stats.n_samples += rows
+    since_check[0] += 1
+    if since_check[0] >= check_every:
+        since_check[0] = 0
+        with gil:
+            PyErr_CheckSignals()
+    return 0
+
+
 cdef int run_epoch(const Step* steps, Py_ssize_t n_steps, Py_ssize_t n_params,
                    Py_ssize_t n_coef, Py_ssize_t max_width,
                    floating* params, floating* grads,
@@ -289,7 +330,7 @@ cdef int run_epoch(const Step* steps, Py_ssize_t n_steps, Py_ssize_t n_params,
     Stops early (status DIVERGED, parameters untouched by that batch) when a batch
     loss is not finite.  Checks for Ctrl-C between batches; a KeyboardInterrupt leaves
     the parameters of the last finished batch."""
-    cdef Py_ssize_t start = 0, rows, i, since_check = 0
+    cdef Py_ssize_t start = 0, rows, since_check = 0
     cdef Py_ssize_t check_every = SIGNAL_CHECK_WORK // (n_params * batch_size + 1) + 1
     cdef double loss, sw, penalty
     while start < n:
@@ -298,9 +339,7 @@ cdef int run_epoch(const Step* steps, Py_ssize_t n_steps, Py_ssize_t n_params,
         gather_rows(yb, Y, order + start, rows, n_out)
         if W != NULL:
             gather_rows(wb, W, order + start, rows, 1)
-            sw = 0
-            for i in range(rows):
-                sw += wb[i]
+            sw = weight_sum(W, order + start, rows)
         else:
             sw = <double>rows
         # the penalty uses the weights before this batch's update; a non-finite one
@@ -309,12 +348,7 @@ cdef int run_epoch(const Step* steps, Py_ssize_t n_steps, Py_ssize_t n_params,
         if not isfinite(penalty):
             stats.status = _DIVERGED
             return 0
-        opt.l2 = alpha / sw
-        if opt.kind == 0:
-            opt.step_lr = opt.lr
-        else:
-            opt.step_lr = (opt.lr * sqrt(1.0 - pow(opt.beta2, <double>(opt.t + 1)))
-                           / (1.0 - pow(opt.beta1, <double>(opt.t + 1))))
+        begin_step(opt, alpha, sw)
         loss = forward_backward(steps, n_steps, params, grads, xb, yb,
                                 wb if W != NULL else NULL, <floating>(1.0 / sw), rows,
                                 acts, deltas, max_width, True, False, opt)
@@ -323,19 +357,8 @@ cdef int run_epoch(const Step* steps, Py_ssize_t n_steps, Py_ssize_t n_params,
             # the data loss was not finite: forward_backward returned before any update
             stats.status = _DIVERGED
             return 0
-        if opt.kind != 0:
-            opt.t += 1
-
-        stats.loss_sum += loss * sw
-        stats.weight_sum += sw
-        stats.n_batches += 1
-        stats.n_samples += rows
+        end_batch(opt, stats, loss, sw, rows, &since_check, check_every)
         start += rows
-        since_check += 1
-        if since_check >= check_every:
-            since_check = 0
-            with gil:
-                PyErr_CheckSignals()
     stats.status = _DONE
     return 0
 
@@ -349,7 +372,7 @@ cdef int run_epoch(const Step* steps, Py_ssize_t n_steps, Py_ssize_t n_params,
 # parameter vector and applies the optimizer step to that slice.  Two synchronisation
 # points per batch, no locks, and the same numbers whichever thread runs which chunk.
 # OpenBLAS splits one gemm of this size over two cores at only ~1.3x; two independent
-# half-batch gemms on two cores run at ~1.9x.
+# half-batch gemm sequences on two cores ran at ~1.9x (numpy's OpenBLAS, no sync).
 
 cdef struct Chunk:
     void* grads          # this chunk's gradient buffer (n_params); chunk 0: engine grads
@@ -379,16 +402,6 @@ cdef struct ParallelEpoch:
     Chunk* chunks
 
 
-cdef double weight_sum(const floating* W, const Py_ssize_t* idx,
-                       Py_ssize_t rows) noexcept nogil:
-    """sum_r W[idx[r]], in row order (every chunk count gives the same sum)."""
-    cdef double total = 0
-    cdef Py_ssize_t r
-    for r in range(rows):
-        total += W[idx[r]]
-    return total
-
-
 cdef void gradient_chunk(floating* params, ParallelEpoch* ep, Py_ssize_t c) noexcept nogil:
     """Phase A for chunk c: gather its rows, forward, backward into its gradient."""
     cdef Chunk* ch = &ep.chunks[c]
@@ -410,21 +423,6 @@ cdef void gradient_chunk(floating* params, ParallelEpoch* ep, Py_ssize_t c) noex
                                <floating*>ch.wb if ep.W != NULL else NULL,
                                <floating>ep.scale, ch.rows, <floating*>ch.acts,
                                <floating*>ch.deltas, ep.max_width, True, False, NULL)
-
-
-cdef void update_slice(floating* params, const floating* g, const Optim* opt,
-                       Py_ssize_t a, Py_ssize_t b, floating l2) noexcept nogil:
-    """One optimizer step on params[a:b] with gradient g[a:b] (+ l2 * params)."""
-    cdef floating* m = <floating*>opt.state1
-    cdef floating* v = <floating*>opt.state2
-    if b <= a:
-        return
-    if opt.kind == 0:
-        sgd_update(params + a, g + a, m + a, b - a, l2, <floating>opt.step_lr,
-                   <floating>opt.momentum, opt.nesterov)
-    else:
-        adam_update(params + a, g + a, m + a, v + a, b - a, l2, <floating>opt.step_lr,
-                    <floating>opt.beta1, <floating>opt.beta2, <floating>opt.eps)
 
 
 cdef void update_chunk(floating* params, ParallelEpoch* ep, Py_ssize_t c) noexcept nogil:
@@ -501,25 +499,10 @@ cdef int run_epoch_parallel(ParallelEpoch* ep, bint is_float, const Py_ssize_t* 
         if not isfinite(loss):
             stats.status = _DIVERGED
             return 0
-        opt.l2 = ep.alpha / sw
-        if opt.kind == 0:
-            opt.step_lr = opt.lr
-        else:
-            opt.step_lr = (opt.lr * sqrt(1.0 - pow(opt.beta2, <double>(opt.t + 1)))
-                           / (1.0 - pow(opt.beta1, <double>(opt.t + 1))))
+        begin_step(opt, ep.alpha, sw)
         pool_run(update_fn, ep, T, use_helpers)
-        if opt.kind != 0:
-            opt.t += 1
-        stats.loss_sum += loss * sw
-        stats.weight_sum += sw
-        stats.n_batches += 1
-        stats.n_samples += rows
+        end_batch(opt, stats, loss, sw, rows, &since_check, check_every)
         start += rows
-        since_check += 1
-        if since_check >= check_every:
-            since_check = 0
-            with gil:
-                PyErr_CheckSignals()
     stats.status = _DONE
     return 0
 

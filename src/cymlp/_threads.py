@@ -82,7 +82,12 @@ def chunks_for_batch(threads, batch_size):
         1 (no split) up to ``min(threads, 64)``, with at least ``MIN_CHUNK_ROWS`` rows
         per chunk.
     """
-    return max(1, min(threads, MAX_CHUNKS, batch_size // MIN_CHUNK_ROWS))
+    return _split(threads, batch_size, MIN_CHUNK_ROWS)
+
+
+def _split(threads, rows, min_rows):
+    """Chunks for ``rows`` rows: one per thread, at most 64, each of >= ``min_rows``."""
+    return max(1, min(threads, MAX_CHUNKS, rows // min_rows))
 
 
 @contextlib.contextmanager
@@ -152,4 +157,4 @@ def chunks_for_prediction(n_rows):
     """
     if _owner is None or n_rows < MIN_PREDICT_ROWS:
         return 1
-    return max(1, min(_user_threads, MAX_CHUNKS, n_rows // 1024))
+    return _split(_user_threads, n_rows, 1024)
