@@ -17,7 +17,7 @@ from setuptools.command.build_ext import build_ext
 GCC_FLAGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-Wall", "-Wextra",
              "-Wno-unused-function", "-Wno-unused-parameter", "-Wno-sign-compare"]
 MSVC_FLAGS = ["/O2", "/W3"]
-MODULES = ["_blas", "_kernels", "_pool", "_engine"]
+MODULES = ["_blas", "_kernels", "_checks", "_pool", "_engine"]
 
 
 def gcc_flags():

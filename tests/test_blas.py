@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from cymlp._blas import compile_flags, dot_memview, gemm_memview, gemv_rows_memview
+from cymlp._blas import compile_flags, dot_memview, gemm_memview
 
 
 @pytest.mark.parametrize("dtype, rtol", [(np.float32, 1e-5), (np.float64, 1e-12)])
@@ -23,15 +23,6 @@ def test_gemm_rejects_mismatched_shapes():
     A = np.ones((2, 3))
     with pytest.raises(ValueError, match="shapes"):
         gemm_memview(False, False, 1.0, A, np.ones((4, 2)), 0.0, np.zeros((2, 2)))
-
-
-@pytest.mark.parametrize("dtype, rtol", [(np.float32, 1e-5), (np.float64, 1e-12)])
-def test_gemv_rows_matches_numpy(dtype, rtol):
-    rng = np.random.default_rng(1)
-    x, W = rng.normal(size=7).astype(dtype), rng.normal(size=(7, 5)).astype(dtype)
-    y = np.empty(5, dtype=dtype)
-    gemv_rows_memview(x, W, y)
-    np.testing.assert_allclose(y, x @ W, rtol=rtol, atol=rtol)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

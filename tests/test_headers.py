@@ -28,6 +28,8 @@ long long use_sync(long long *word) {
         cymlp_sgd_update_##S(a, b, c, n, 0, 1, 0, 1); \
         cymlp_adam_update_##S(a, b, c, d, n, 0, 1, 0, 0, 1); \
         cymlp_add_scaled_##S(a, b, n, 1); \
+        cymlp_row_product_##S(a, b, n, n, n, c); \
+        (void)cymlp_all_finite_##S(d, n); \
     }
 USE(f, float)
 USE(d, double)

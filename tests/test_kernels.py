@@ -3,8 +3,10 @@ import numpy as np
 import pytest
 from scipy.special import expit, xlogy
 
+from cymlp._checks import (NEEDS_CONVERSION, NOT_FINITE, READY, all_finite_array,
+                           ready_matrix_state)
 from cymlp._kernels import (activation_derivative_memview, bias_activation_memview,
-                            exp_memview, output_error_memview)
+                            exp_memview, output_error_memview, row_product_memview)
 from cymlp._names import ACTIVATION_CODES, OUTPUT_CODES
 
 DTYPES = [(np.float32, 3e-7), (np.float64, 2e-15)]
@@ -122,3 +124,65 @@ def test_output_loss_finite_at_1e4(name, dtype):
     assert np.isfinite(loss) and np.isfinite(D).all()
     # the first row is confidently wrong by a margin of 2e4: its loss is 2e4, the second 0
     assert loss == pytest.approx(2e4, rel=1e-3)
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float32, 2e-5), (np.float64, 1e-13)])
+@pytest.mark.parametrize("m, n", [(1, 1), (3, 5), (4, 8), (7, 17), (392, 200), (784, 10)])
+def test_row_product_matches_numpy(dtype, rtol, m, n):
+    rng = np.random.default_rng(m * 1000 + n)
+    x, W = rng.normal(size=m).astype(dtype), rng.normal(size=(m, n)).astype(dtype)
+    y = np.full(n, np.nan, dtype=dtype)      # fully overwritten, never accumulated into
+    row_product_memview(x, W, y)
+    expected = x.astype(np.float64) @ W.astype(np.float64)
+    np.testing.assert_allclose(y, expected, rtol=rtol, atol=rtol * np.abs(x).sum())
+
+
+def test_row_product_of_an_empty_row_is_zero_and_checks_shapes():
+    y = np.full(3, np.nan)
+    row_product_memview(np.empty(0), np.empty((0, 3)), y)
+    np.testing.assert_array_equal(y, 0.0)
+    with pytest.raises(ValueError, match="shapes"):
+        row_product_memview(np.ones(2), np.ones((3, 3)), np.ones(3))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size", [1, 7, 8, 33, 784, 70000])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_all_finite_finds_every_non_finite_value_anywhere(dtype, size, bad):
+    x = np.random.default_rng(size).normal(size=size).astype(dtype)
+    x[size // 2] = np.finfo(dtype).max      # huge but finite
+    if size > 1:
+        x[0] = np.finfo(dtype).tiny / 4     # subnormal, finite
+    assert all_finite_array(x)
+    for position in {0, size // 2, size - 1}:
+        y = x.copy()
+        y[position] = bad
+        assert not all_finite_array(y)
+
+
+def test_all_finite_rejects_what_it_cannot_read():
+    with pytest.raises(TypeError, match="float32 or float64"):
+        all_finite_array(np.ones(3, dtype=np.int64))
+    with pytest.raises(TypeError, match="byte order"):
+        all_finite_array(np.ones(3, dtype=">f8"))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        all_finite_array(np.ones((4, 4))[:, ::2])
+    assert all_finite_array(np.empty((0, 3)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_ready_matrix_state(dtype):
+    d = np.dtype(dtype)
+    X = np.ones((2, 3), dtype=dtype)
+    assert ready_matrix_state(X, d, 3) == READY
+    assert ready_matrix_state(X, d) == READY
+    bad = X.copy()
+    bad[1, 2] = np.nan
+    assert ready_matrix_state(bad, d, 3) == NOT_FINITE
+    other = np.float64 if dtype == np.float32 else np.float32
+    for candidate in (X.astype(other), X.tolist(), np.ones((2, 6), dtype)[:, ::2],
+                      np.ones((0, 3), dtype), np.ones(3, dtype),
+                      np.ones((1, 2, 3), dtype), X.view(np.matrix), X.astype(d.newbyteorder())):
+        assert ready_matrix_state(candidate, d, 3) == NEEDS_CONVERSION
+    assert ready_matrix_state(np.asfortranarray(np.ones((3, 3), dtype)), d, 3) == NEEDS_CONVERSION
+    assert ready_matrix_state(X, d, 4) == NEEDS_CONVERSION

@@ -40,10 +40,72 @@ def test_forward_matches_numpy(dtype, tol, activation, output):
 
 @pytest.mark.parametrize("rows", [1, 2, 7, 8, 9])
 def test_forward_of_few_rows_matches_numpy(rows):
-    """Fewer than 8 rows go through gemv, more through gemm: both agree with NumPy."""
+    """Fewer than 8 rows go through row_product, more through gemm: both agree with NumPy."""
     net = cymlp.Network([30, 20, 4], activation="tanh", random_state=0)
     X = np.random.default_rng(rows).normal(size=(rows, 30))
     np.testing.assert_allclose(net.forward(X), numpy_forward(net, X), rtol=1e-12, atol=1e-14)
+
+
+def _openblas_only():
+    from threadpoolctl import threadpool_info
+    return all(lib["internal_api"] == "openblas" for lib in threadpool_info()
+               if lib["user_api"] == "blas")
+
+
+@pytest.mark.parametrize("dtype, tol, blocks", [(np.float32, 2e-5, 2), (np.float64, 1e-12, 4)])
+@pytest.mark.parametrize("rows", [1, 3, 7])
+def test_small_predictions_with_blocked_weights_match_numpy_and_batches(dtype, tol, blocks, rows):
+    """A 784 x 200 W is cut into row blocks that fit an L2 cache (2 of them in float32,
+    4 in float64); their partial sums agree with NumPy and with the gemm path."""
+    net = cymlp.Network([784, 200, 100, 10], activation="logistic", dtype=dtype,
+                        random_state=0)
+    assert net._engine.max_k_blocks == blocks
+    X = np.random.default_rng(rows).normal(size=(rows, 784)).astype(dtype)
+    got = net.forward(X)
+    np.testing.assert_allclose(got, numpy_forward(net, X), rtol=tol, atol=tol)
+    padded = np.vstack([X, np.zeros((8, 784), dtype=dtype)])      # 8+ rows: gemm
+    np.testing.assert_allclose(got, net.forward(padded)[:rows], rtol=tol, atol=tol)
+
+
+def test_small_predictions_do_not_depend_on_the_thread_count():
+    from threadpoolctl import threadpool_limits
+
+    from cymlp import _pool
+
+    shared = cymlp.Dense(400, 400)     # 640 KB in float32: two blocks, used twice
+    net = cymlp.Network([cymlp.Dense(784, 400), shared, shared, cymlp.Dense(400, 10)],
+                        activation="tanh", dtype=np.float32, random_state=0)
+    X = np.random.default_rng(0).normal(size=(2, 784)).astype(np.float32)
+    results = []
+    for threads in (1, 2, 3):
+        with threadpool_limits(threads):
+            assert _pool.current_thread_limit() == (threads if _openblas_only() else 1)
+            results.append(net.forward(X))
+            if threads > 1 and _openblas_only():
+                assert _pool.n_helpers() >= 1
+    for other in results[1:]:
+        np.testing.assert_array_equal(other, results[0])
+    np.testing.assert_allclose(results[0], numpy_forward(net, X), rtol=2e-5, atol=2e-5)
+
+
+def test_small_predictions_from_many_threads_at_once():
+    net = cymlp.Network([784, 200, 10], activation="relu", dtype=np.float32, random_state=0)
+    X = np.random.default_rng(0).normal(size=(64, 784)).astype(np.float32)
+    expected = np.vstack([net.forward(X[i:i + 1]) for i in range(64)])
+    errors = []
+
+    def work(offset):
+        for repeat in range(20):
+            for i in range(offset, 64, 4):
+                if not np.array_equal(net.forward(X[i:i + 1]), expected[i:i + 1]):
+                    errors.append((offset, repeat, i))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
 
 
 def test_parameters_are_views_of_one_flat_buffer():
@@ -230,8 +292,11 @@ def test_forward_from_many_threads_on_one_network():
         t.start()
     for t in threads:
         t.join()
+    # Up to the last bits: a large prediction runs on cymlp's pool with single-threaded
+    # BLAS when its thread can hold BLAS at one thread, else on threaded BLAS
+    # (threadpoolctl lets one thread at a time set OpenBLAS's thread count).
     for got, want in zip(results, expected):
-        np.testing.assert_array_equal(got, want)
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
 
 
 def test_train_epoch_argument_checks():

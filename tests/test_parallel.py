@@ -207,10 +207,32 @@ def test_training_plan_holds_blas_at_one_thread_and_restores_it():
             with _threads.training_plan(128) as inner:      # nested: same plan
                 assert inner == 2
             assert _scipy_blas_threads() == 1
-            assert _threads.chunks_for_prediction(10000) == 2
-            assert _threads.chunks_for_prediction(100) == 1
+            with _threads.prediction_plan(10000) as n_chunks:   # nested in training
+                assert n_chunks == 2
+            with _threads.prediction_plan(100) as n_chunks:
+                assert n_chunks == 1
+            assert _scipy_blas_threads() == 1
         assert _scipy_blas_threads() == 2
-        assert _threads.chunks_for_prediction(10000) == 1
+
+
+def test_prediction_plan_holds_blas_for_large_predictions_only():
+    with threadpool_limits(2):
+        with _threads.prediction_plan(10000) as n_chunks:
+            assert n_chunks == 2
+            assert _scipy_blas_threads() == 1
+        assert _scipy_blas_threads() == 2
+        with _threads.prediction_plan(2047) as n_chunks:
+            assert n_chunks == 1
+            assert _scipy_blas_threads() == 2
+    with threadpool_limits(1), _threads.prediction_plan(10000) as n_chunks:
+        assert n_chunks == 1
+
+
+@pytest.mark.parametrize("threads, rows, expected", [
+    (2, 2047, 1), (2, 2048, 2), (4, 3000, 2), (8, 100000, 8), (1, 10**6, 1),
+])
+def test_chunks_for_prediction(threads, rows, expected):
+    assert _threads.chunks_for_prediction(threads, rows) == expected
 
 
 def test_one_blas_thread_means_no_split():
@@ -234,13 +256,14 @@ def test_estimator_fit_with_two_threads_matches_one_thread_and_restores_blas():
     np.testing.assert_allclose(fits[0].validation_scores_, fits[1].validation_scores_)
 
 
-def test_large_predictions_split_while_training_holds_blas():
+def test_large_predictions_split_give_the_unsplit_result():
     net = Network([30, 20, 4], "relu", random_state=0)
     X = np.random.default_rng(0).normal(size=(5000, 30))
     expected = net.forward(X)
     with threadpool_limits(2), _threads.training_plan(128):
-        assert _threads.chunks_for_prediction(5000) == 2
         np.testing.assert_allclose(net.forward(X), expected, rtol=1e-13)
+    with threadpool_limits(2):
+        np.testing.assert_allclose(net.forward(X), expected, rtol=1e-13)   # own plan
     out = np.empty((5000, 4))
     net._engine.predict(np.ascontiguousarray(X), out, 7)
     np.testing.assert_allclose(out, expected, rtol=1e-13)
@@ -301,3 +324,22 @@ def test_show_config_reports_the_training_threads(threads):
         assert cymlp.config.config_info()["training_threads"] == threads
     assert "training threads: %d (batches of at least %d rows" % (threads, 32 * threads) \
         in out.getvalue()
+
+
+def test_thread_queries_follow_the_blas_setting():
+    _threads.install_thread_queries()
+    blas = [lib for lib in threadpool_info() if lib["user_api"] == "blas"]
+    openblas = blas and all(lib["internal_api"] == "openblas" for lib in blas)
+    for threads in (1, 2, 3):
+        with threadpool_limits(threads):
+            assert _pool.current_thread_limit() == (threads if openblas else 1)
+
+
+@pytest.mark.parametrize("addresses", [[0], ["0x1"], [1.5], [1] * 9])
+def test_set_thread_queries_rejects_bad_addresses(addresses):
+    _threads.install_thread_queries()
+    with threadpool_limits(2):
+        before = _pool.current_thread_limit()
+        with pytest.raises(ValueError):
+            _pool.set_thread_queries(addresses)
+        assert _pool.current_thread_limit() == before     # the installed ones stay

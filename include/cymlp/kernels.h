@@ -1,7 +1,9 @@
-/* cymlp's element-wise C kernels, instantiated once for float (suffix _f) and once for
- * double (suffix _d).  The bodies live in activations.h, losses.h and optim.h, written
+/* cymlp's C kernels, instantiated once for float (suffix _f) and once for double
+ * (suffix _d).  The bodies live in activations.h, losses.h, optim.h, rowproduct.h and
+ * checks.h, written
  * once over the macros CYMLP_REAL (the element type), CYMLP_FN(name) (the suffixed
- * name), CYMLP_EXP (the vectorisable exp of fastexp.h) and CYMLP_SQRT.
+ * name), CYMLP_EXP (the vectorisable exp of fastexp.h), CYMLP_SQRT, and CYMLP_BITS /
+ * CYMLP_EXP_BITS (the same-sized unsigned integer and its exponent mask).
  *
  * Conventions: every matrix is row-major and C-contiguous; `rows` is the number of
  * samples in the block, `cols` the layer width.  No kernel allocates or fails.
@@ -11,6 +13,7 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 /* The scalar helpers (exp, logistic, tanh, softmax row) must be inlined into every
  * kernel, including the AVX2 clones below: otherwise each clone calls the baseline copy. */
@@ -56,24 +59,36 @@ enum cymlp_activation {
 #define CYMLP_FN(name) name##_f
 #define CYMLP_EXP cymlp_exp_f
 #define CYMLP_SQRT sqrtf
+#define CYMLP_BITS uint32_t
+#define CYMLP_EXP_BITS UINT32_C(0x7f800000)
 #include "cymlp/activations.h"
 #include "cymlp/losses.h"
 #include "cymlp/optim.h"
+#include "cymlp/rowproduct.h"
+#include "cymlp/checks.h"
 #undef CYMLP_REAL
 #undef CYMLP_FN
 #undef CYMLP_EXP
 #undef CYMLP_SQRT
+#undef CYMLP_BITS
+#undef CYMLP_EXP_BITS
 
 #define CYMLP_REAL double
 #define CYMLP_FN(name) name##_d
 #define CYMLP_EXP cymlp_exp_d
 #define CYMLP_SQRT sqrt
+#define CYMLP_BITS uint64_t
+#define CYMLP_EXP_BITS UINT64_C(0x7ff0000000000000)
 #include "cymlp/activations.h"
 #include "cymlp/losses.h"
 #include "cymlp/optim.h"
+#include "cymlp/rowproduct.h"
+#include "cymlp/checks.h"
 #undef CYMLP_REAL
 #undef CYMLP_FN
 #undef CYMLP_EXP
 #undef CYMLP_SQRT
+#undef CYMLP_BITS
+#undef CYMLP_EXP_BITS
 
 #endif

@@ -7,7 +7,7 @@ and the sizes m, n are swapped here, once, and callers think in row-major only.
 No array is ever transposed in memory.
 """
 from cython cimport floating
-from scipy.linalg.cython_blas cimport dgemm, dgemv, ddot, sgemm, sgemv, sdot
+from scipy.linalg.cython_blas cimport dgemm, ddot, sgemm, sdot
 
 
 # BLAS Level 1 ##############################################################
@@ -19,23 +19,6 @@ cdef inline floating dot(int n, const floating* x, const floating* y) noexcept n
         return sdot(&n, <float*>x, &inc, <float*>y, &inc)
     else:
         return ddot(&n, <double*>x, &inc, <double*>y, &inc)
-
-
-# BLAS Level 2 ##############################################################
-
-cdef inline void gemv_rows(int n_in, int n_out, floating alpha, const floating* W,
-                           const floating* x, floating beta, floating* y) noexcept nogil:
-    """y := alpha * x . W + beta * y for one row x (n_in) and row-major W (n_in x n_out).
-
-    Column-major, W is the n_out x n_in matrix W^T, so this is gemv 'N' on it."""
-    cdef char trans = b'N'
-    cdef int inc = 1
-    if floating is float:
-        sgemv(&trans, &n_out, &n_in, &alpha, <float*>W, &n_out, <float*>x, &inc, &beta, y,
-              &inc)
-    else:
-        dgemv(&trans, &n_out, &n_in, &alpha, <double*>W, &n_out, <double*>x, &inc, &beta, y,
-              &inc)
 
 
 # BLAS Level 3 ##############################################################

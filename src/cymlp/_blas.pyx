@@ -2,7 +2,7 @@
 """Python-callable twins of the BLAS calls in ``_blas.pxd``, for the test suite."""
 from cython cimport floating
 
-from cymlp._blas cimport dot, gemm, gemv_rows
+from cymlp._blas cimport dot, gemm
 
 
 def dot_memview(const floating[::1] x, const floating[::1] y):
@@ -21,22 +21,6 @@ def dot_memview(const floating[::1] x, const floating[::1] y):
     if x.shape[0] == 0:
         return 0.0
     return dot(<int>x.shape[0], &x[0], &y[0])
-
-
-def gemv_rows_memview(const floating[::1] x, const floating[:, ::1] W, floating[::1] y):
-    """Compute ``y := x @ W`` with BLAS gemv (one row times a row-major matrix).
-
-    Parameters
-    ----------
-    x : ndarray of shape (n_in,)
-    W : ndarray of shape (n_in, n_out), C-contiguous, same dtype as x
-    y : ndarray of shape (n_out,), written in place
-    """
-    if W.shape[0] != x.shape[0] or W.shape[1] != y.shape[0]:
-        raise ValueError("gemv shapes do not match")
-    if W.shape[0] == 0 or W.shape[1] == 0:
-        raise ValueError("gemv needs a non-empty matrix")
-    gemv_rows(<int>W.shape[0], <int>W.shape[1], 1, &W[0, 0], &x[0], 0, &y[0])
 
 
 def gemm_memview(bint trans_a, bint trans_b, double alpha,

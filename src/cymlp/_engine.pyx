@@ -22,11 +22,12 @@ from libc.math cimport isfinite, pow, sqrt
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
-from cymlp._blas cimport dot, gemm, gemv_rows
+from cymlp._blas cimport dot, gemm
 from cymlp._kernels cimport (activation_derivative, adam_update, add_column_sums,
                              add_scaled, bias_activation, gather_rows, output_error,
-                             sgd_update)
-from cymlp._pool cimport chunk_fn, pool_acquire, pool_release, pool_run
+                             row_product, sgd_update)
+from cymlp._pool cimport (chunk_fn, pool_acquire, pool_helpers, pool_release, pool_run,
+                          thread_limit)
 
 from cymlp._pool import reserve as reserve_helpers
 
@@ -40,9 +41,17 @@ cdef enum:
     BLOCK_ROWS = 1024
     # Check for Ctrl-C after about this many multiply-adds of training work.
     SIGNAL_CHECK_WORK = 20000000
-    # Below this many rows, prediction multiplies row by row with gemv: OpenBLAS's gemm
-    # packs all of W on every call (124 us for 1 x 784 @ 784 x 200, gemv 14 us).
-    GEMV_MAX_ROWS = 8
+    # Below this many rows, prediction goes row by row through row_product (rowproduct.h):
+    # OpenBLAS's gemm packs all of W on every call (124 us for 1 x 784 @ 784 x 200).
+    SMALL_ROWS = 8
+    # In that path, a layer's W is cut into blocks of rows of about this many bytes,
+    # so that each block fits in one core's L2 cache (512 KB on the EPYC we measure on;
+    # 784 x 200 float32 = 627 KB does not, its two halves do).  Blocks run on the pool
+    # when threads are allowed; their partial sums are added in block order, so the
+    # result does not depend on the thread count.
+    K_BLOCK_BYTES = 327680
+    SPLIT_BYTES = 65536
+    MAX_K_BLOCKS = 16
 
 # Epoch outcomes.
 EPOCH_DONE = 0
@@ -63,6 +72,7 @@ cdef struct Step:
     Py_ssize_t b_off     # offset of b (n_out) in the flat buffer
     Py_ssize_t act_off   # offset (per row) of this step's output in the workspace
     int act              # activation code
+    Py_ssize_t k_blocks  # blocks of W's rows in the small-prediction path
     bint grad_starts     # first step of its layer in backward order: writes its gradient
     bint grad_complete   # last step of its layer in backward order: gradient complete
 
@@ -106,13 +116,8 @@ cdef void forward_block(const Step* steps, Py_ssize_t n_steps, const floating* p
     for k in range(n_steps):
         s = &steps[k]
         dst = out if k == n_steps - 1 else scratch + (k % 2) * scratch_stride
-        if rows < GEMV_MAX_ROWS:
-            for r in range(rows):
-                gemv_rows(<int>s.n_in, <int>s.n_out, 1, params + s.w_off, src + r * s.n_in,
-                          0, dst + r * s.n_out)
-        else:
-            gemm(False, False, <int>rows, <int>s.n_out, <int>s.n_in, 1, src, <int>s.n_in,
-                 params + s.w_off, <int>s.n_out, 0, dst, <int>s.n_out)
+        gemm(False, False, <int>rows, <int>s.n_out, <int>s.n_in, 1, src, <int>s.n_in,
+             params + s.w_off, <int>s.n_out, 0, dst, <int>s.n_out)
         bias_activation(dst, params + s.b_off, rows, s.n_out, s.act)
         src = dst
 
@@ -165,6 +170,94 @@ cdef void predict_chunk_f(void* job, Py_ssize_t c) noexcept nogil:
 
 cdef void predict_chunk_d(void* job, Py_ssize_t c) noexcept nogil:
     predict_chunk(<const double*>(<PredictJob*>job).params, <PredictJob*>job, c)
+
+
+cdef Py_ssize_t k_blocks(const Step* s, Py_ssize_t itemsize) noexcept nogil:
+    """Blocks of W's rows for the small-prediction path: ~K_BLOCK_BYTES each."""
+    cdef Py_ssize_t bytes = s.n_in * s.n_out * itemsize
+    cdef Py_ssize_t n = (bytes + K_BLOCK_BYTES - 1) // K_BLOCK_BYTES
+    if bytes >= SPLIT_BYTES:
+        n = max(n, 2)
+    return max(1, min(n, MAX_K_BLOCKS, s.n_in))
+
+
+cdef struct SmallJob:
+    const Step* step
+    const void* params
+    const void* src      # rows x step.n_in
+    void* partial        # step.k_blocks x rows x step.n_out
+    Py_ssize_t rows
+
+
+cdef inline Py_ssize_t padded(Py_ssize_t n) noexcept nogil:
+    """n rounded up to a multiple of 16 elements (whole cache lines)."""
+    return (n + 15) // 16 * 16
+
+
+cdef void small_block(const floating* params, SmallJob* job, Py_ssize_t c) noexcept nogil:
+    """Partial products of block c of W's rows, for every row of the job.
+
+    Each block's partial sums start on their own cache line: two cores adding into
+    one line would pass it back and forth on every pass over W."""
+    cdef const Step* s = job.step
+    cdef Py_ssize_t k0 = s.n_in * c // s.k_blocks
+    cdef Py_ssize_t k1 = s.n_in * (c + 1) // s.k_blocks
+    cdef const floating* src = <const floating*>job.src
+    cdef floating* partial = <floating*>job.partial + c * padded(job.rows * s.n_out)
+    cdef Py_ssize_t r
+    for r in range(job.rows):
+        row_product(src + r * s.n_in + k0, params + s.w_off + k0 * s.n_out, s.n_out,
+                    k1 - k0, s.n_out, partial + r * s.n_out)
+
+
+cdef void small_block_f(void* job, Py_ssize_t c) noexcept nogil:
+    small_block(<const float*>(<SmallJob*>job).params, <SmallJob*>job, c)
+
+
+cdef void small_block_d(void* job, Py_ssize_t c) noexcept nogil:
+    small_block(<const double*>(<SmallJob*>job).params, <SmallJob*>job, c)
+
+
+cdef int predict_small(const Step* steps, Py_ssize_t n_steps, Py_ssize_t max_width,
+                       Py_ssize_t max_k_blocks, const floating* params,
+                       const floating* X, Py_ssize_t rows, floating* out,
+                       bint use_helpers) noexcept nogil:
+    """Forward pass over fewer than SMALL_ROWS rows with row_product, W in row blocks.
+
+    With ``use_helpers`` (the caller holds the pool) the blocks of a layer may run on
+    helper threads.  Returns -1 when the scratch memory cannot be allocated, else 0."""
+    cdef Py_ssize_t width = padded(rows * max_width)
+    # 64 spare bytes to start the partial sums on a cache line
+    cdef void* memory = malloc((2 + max_k_blocks) * width * sizeof(floating) + 64)
+    cdef floating* scratch = <floating*>memory
+    cdef floating* partial = <floating*>((<size_t>(scratch + 2 * width) + 63) & ~(<size_t>63))
+    cdef const floating* src = X
+    cdef floating* dst
+    cdef const Step* s
+    cdef SmallJob job
+    cdef Py_ssize_t k, c, n, stride
+    if memory == NULL:
+        return -1
+    job.params = params
+    job.rows = rows
+    for k in range(n_steps):
+        s = &steps[k]
+        dst = out if k == n_steps - 1 else scratch + (k % 2) * width
+        n = rows * s.n_out
+        stride = padded(n)
+        job.step = s
+        job.src = src
+        job.partial = dst if s.k_blocks == 1 else partial
+        pool_run(small_block_f if floating is float else small_block_d, &job, s.k_blocks,
+                 use_helpers)
+        if s.k_blocks > 1:
+            memcpy(dst, partial, n * sizeof(floating))
+            for c in range(1, s.k_blocks):
+                add_scaled(dst, partial + c * stride, n, 1)
+        bias_activation(dst, params + s.b_off, rows, s.n_out, s.act)
+        src = dst
+    free(memory)
+    return 0
 
 
 # -- forward + backward -------------------------------------------------------
@@ -524,6 +617,7 @@ cdef class Engine:
     """
     cdef Step* steps
     cdef readonly Py_ssize_t n_steps, n_params, n_coef, n_in, n_out, max_width, width_sum
+    cdef readonly Py_ssize_t max_k_blocks
     cdef readonly object params, grads
     cdef readonly bint is_float
     cdef object _acts, _deltas, _xb, _yb, _wb
@@ -566,6 +660,10 @@ cdef class Engine:
         self.n_params = params.shape[0]
         self.n_coef = n_coef
         self.is_float = params.dtype == np.float32
+        self.max_k_blocks = 1
+        for k in range(self.n_steps):
+            self.steps[k].k_blocks = k_blocks(&self.steps[k], 4 if self.is_float else 8)
+            self.max_k_blocks = max(self.max_k_blocks, self.steps[k].k_blocks)
         self._ws_rows = 0
         self._chunk_ws = []
         self._chunk_rows = 0
@@ -617,31 +715,71 @@ cdef class Engine:
         self._chunk_ws = []
         self._chunk_rows = 0
 
-    def predict(self, X, out, Py_ssize_t n_chunks=1):
+    def predict(self, X, out=None, Py_ssize_t n_chunks=1):
         """Forward pass: ``out := O_L`` for the rows of X (thread-safe).
+
+        Fewer than 8 rows take the latency path: row products with each large W in
+        row blocks that run on the pool when the BLAS thread setting allows more than
+        one thread (``_pool.thread_limit``).  Its results do not depend on the thread
+        count; they may differ from the batch path's in the last bits.
 
         Parameters
         ----------
         X : ndarray of shape (n, n_in), the engine's dtype, C-contiguous
-        out : ndarray of shape (n, n_out), the engine's dtype, C-contiguous, written
+        out : ndarray of shape (n, n_out), the engine's dtype, C-contiguous, optional
+            Written; allocated when None.
         n_chunks : int, default=1
-            Split the rows into this many chunks for the thread pool (BLAS should
-            then be at one thread, see ``cymlp._threads``).
+            For 8 rows or more: split the rows into this many chunks for the thread
+            pool (BLAS should then be at one thread, see ``cymlp._threads``).
+
+        Returns
+        -------
+        out : ndarray of shape (n, n_out)
         """
         cdef PredictJob job
         cdef bint owned
-        if X.shape[0] == 0:
-            return
+        cdef int status, threads = 1
+        cdef Py_ssize_t n = X.shape[0]
+        cdef cnp.npy_intp dims[2]
+        if out is None:
+            dims[0] = n
+            dims[1] = self.n_out
+            out = cnp.PyArray_EMPTY(2, dims, cnp.NPY_FLOAT32 if self.is_float else cnp.NPY_FLOAT64, 0)
+        cdef void* x = data_ptr(X)
+        cdef void* o = data_ptr(out)
+        cdef void* p = data_ptr(self.params)
+        if n == 0:
+            return out
+        if n < SMALL_ROWS:
+            if self.max_k_blocks > 1:
+                threads = min(thread_limit(), self.max_k_blocks)
+                if threads > 1 and pool_helpers() < threads - 1:
+                    reserve_helpers(threads - 1)
+            with nogil:
+                owned = threads > 1 and pool_acquire()
+                if self.is_float:
+                    status = predict_small(self.steps, self.n_steps, self.max_width,
+                                           self.max_k_blocks, <const float*>p,
+                                           <const float*>x, n, <float*>o, owned)
+                else:
+                    status = predict_small(self.steps, self.n_steps, self.max_width,
+                                           self.max_k_blocks, <const double*>p,
+                                           <const double*>x, n, <double*>o, owned)
+                if owned:
+                    pool_release()
+            if status != 0:
+                raise MemoryError("cannot allocate the prediction scratch buffer")
+            return out
         job.steps = self.steps
         job.n_steps = self.n_steps
         job.max_width = self.max_width
-        job.n = X.shape[0]
+        job.n = n
         job.n_in = self.n_in
         job.n_out = self.n_out
-        job.n_chunks = max(1, min(n_chunks, job.n))
-        job.params = data_ptr(self.params)
-        job.X = data_ptr(X)
-        job.out = data_ptr(out)
+        job.n_chunks = max(1, min(n_chunks, n))
+        job.params = p
+        job.X = x
+        job.out = o
         job.failed = False
         if job.n_chunks > 1:
             reserve_helpers(job.n_chunks - 1)
@@ -653,6 +791,7 @@ cdef class Engine:
                 pool_release()
         if job.failed:
             raise MemoryError("cannot allocate the prediction scratch buffer")
+        return out
 
     def loss_gradient(self, X, Y, sample_weight, double weight_sum, double alpha,
                       bint gradient):

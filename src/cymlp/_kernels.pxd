@@ -38,6 +38,12 @@ cdef extern from "cymlp/kernels.h" nogil:
                              double beta2, double eps)
     void cymlp_add_scaled_f(float* g, const float* p, cymlp_index n, float alpha)
     void cymlp_add_scaled_d(double* g, const double* p, cymlp_index n, double alpha)
+    void cymlp_row_product_f(const float* x, const float* W, cymlp_index ldw,
+                             cymlp_index m, cymlp_index n, float* y)
+    void cymlp_row_product_d(const double* x, const double* W, cymlp_index ldw,
+                             cymlp_index m, cymlp_index n, double* y)
+    int cymlp_all_finite_f(const float* x, cymlp_index n)
+    int cymlp_all_finite_d(const double* x, cymlp_index n)
 
 
 cdef inline floating exp_(floating x) noexcept nogil:
@@ -122,3 +128,20 @@ cdef inline void add_scaled(floating* g, const floating* p, Py_ssize_t n,
         cymlp_add_scaled_f(g, p, n, alpha)
     else:
         cymlp_add_scaled_d(g, p, n, alpha)
+
+
+cdef inline void row_product(const floating* x, const floating* W, Py_ssize_t ldw,
+                             Py_ssize_t m, Py_ssize_t n, floating* y) noexcept nogil:
+    """y[0:n] := sum_{k<m} x[k] W[k, 0:n], W row-major with row stride ldw"""
+    if floating is float:
+        cymlp_row_product_f(x, W, ldw, m, n, y)
+    else:
+        cymlp_row_product_d(x, W, ldw, m, n, y)
+
+
+cdef inline bint all_finite(const floating* x, Py_ssize_t n) noexcept nogil:
+    """whether no element of x[0:n] is NaN or infinite"""
+    if floating is float:
+        return cymlp_all_finite_f(x, n)
+    else:
+        return cymlp_all_finite_d(x, n)

@@ -2,8 +2,26 @@
 """Python-callable twins of the C kernels, so the test suite can check each one."""
 from cython cimport floating
 
-from cymlp._kernels cimport (activation_derivative, bias_activation, exp_,
-                             output_error)
+def row_product_memview(const floating[::1] x, const floating[:, ::1] W, floating[::1] y):
+    """Compute ``y := x . W`` with the small-prediction kernel (rowproduct.h).
+
+    Parameters
+    ----------
+    x : ndarray of shape (m,)
+    W : ndarray of shape (m, n)
+    y : ndarray of shape (n,), written
+    """
+    cdef Py_ssize_t j
+    if x.shape[0] != W.shape[0] or y.shape[0] != W.shape[1]:
+        raise ValueError("x, W and y shapes do not match")
+    if y.shape[0] == 0:
+        return
+    with nogil:
+        if x.shape[0] == 0:
+            for j in range(y.shape[0]):
+                y[j] = 0
+        else:
+            row_product(&x[0], &W[0, 0], W.shape[1], W.shape[0], W.shape[1], &y[0])
 
 
 def exp_memview(floating[::1] x):

@@ -8,3 +8,5 @@ cdef bint pool_acquire() noexcept nogil
 cdef void pool_release() noexcept nogil
 cdef void pool_run(chunk_fn fn, void* ctx, Py_ssize_t n_chunks,
                    bint use_helpers) noexcept nogil
+cdef Py_ssize_t pool_helpers() noexcept nogil
+cdef int thread_limit() noexcept nogil

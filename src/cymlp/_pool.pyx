@@ -179,6 +179,61 @@ cdef void pool_run(chunk_fn fn, void* ctx, Py_ssize_t n_chunks,
             thread_yield()
 
 
+cdef Py_ssize_t pool_helpers() noexcept nogil:
+    """Return the number of helper threads started so far."""
+    return pool.n_helpers
+
+
+# The BLAS thread setting, read in C: functions ``int f(void)`` such as OpenBLAS's
+# ``openblas_get_num_threads``, installed by cymlp._threads (threadpoolctl finds them).
+ctypedef int (*thread_count_fn)() noexcept nogil
+cdef enum:
+    MAX_THREAD_QUERIES = 8
+cdef thread_count_fn thread_queries[MAX_THREAD_QUERIES]
+cdef int n_thread_queries = 0
+
+
+cdef int thread_limit() noexcept nogil:
+    """Return the smallest thread count the installed queries report (1 without any)."""
+    cdef int i, n, best = 0
+    for i in range(n_thread_queries):
+        n = thread_queries[i]()
+        if n >= 1 and (best == 0 or n < best):
+            best = n
+    return best if best >= 1 else 1
+
+
+def set_thread_queries(addresses):
+    """Install the C functions that report the BLAS thread setting.
+
+    Parameters
+    ----------
+    addresses : sequence of int
+        Addresses of functions ``int f(void)`` returning a thread count (at most 8;
+        an empty sequence means one thread).
+    """
+    global n_thread_queries
+    addresses = list(addresses)
+    if len(addresses) > MAX_THREAD_QUERIES:
+        raise ValueError("at most %d thread queries" % MAX_THREAD_QUERIES)
+    if any(not isinstance(a, int) or a == 0 for a in addresses):
+        raise ValueError("thread queries must be non-zero function addresses")
+    n_thread_queries = 0
+    for i, a in enumerate(addresses):
+        thread_queries[i] = <thread_count_fn><size_t>a
+    n_thread_queries = len(addresses)
+
+
+def current_thread_limit():
+    """Return what the installed thread queries report (see ``set_thread_queries``).
+
+    Returns
+    -------
+    int
+    """
+    return thread_limit()
+
+
 def reserve(Py_ssize_t n_helpers):
     """Start helper threads until there are ``n_helpers`` (at most 63).
 
@@ -216,7 +271,7 @@ def n_helpers():
     -------
     int
     """
-    return pool.n_helpers
+    return pool_helpers()
 
 
 cdef struct CountJob:

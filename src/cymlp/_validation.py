@@ -8,23 +8,7 @@ import numbers
 
 import numpy as np
 
-
-def is_ready_matrix(X, dtype, n_cols=None):
-    """Whether X needs no conversion: a non-empty, C-contiguous 2-D ndarray of ``dtype``
-    with ``n_cols`` columns (finiteness is not checked here).
-
-    Parameters
-    ----------
-    X : object
-    dtype : numpy dtype
-    n_cols : int, optional
-
-    Returns
-    -------
-    bool
-    """
-    return (type(X) is np.ndarray and X.dtype == dtype and X.ndim == 2 and X.shape[0] > 0
-            and X.flags.c_contiguous and (n_cols is None or X.shape[1] == n_cols))
+from cymlp._checks import NOT_FINITE, READY, all_finite_array, ready_matrix_state
 
 
 def check_float_matrix(X, name, dtype, n_cols=None, *, allow_empty=False):
@@ -53,11 +37,12 @@ def check_float_matrix(X, name, dtype, n_cols=None, *, allow_empty=False):
     ValueError
         For a wrong number of dimensions or columns, no rows, NaN or infinity.
     """
-    if is_ready_matrix(X, dtype, n_cols):
-        # the common case, kept cheap for small inputs: only the finiteness check
-        if not np.isfinite(X).all():
-            raise ValueError("%s contains NaN or infinity" % name)
+    # the common case, kept cheap for small inputs (one compiled call)
+    state = ready_matrix_state(X, dtype, -1 if n_cols is None else n_cols)
+    if state == READY:
         return X
+    if state == NOT_FINITE:
+        raise ValueError("%s contains NaN or infinity" % name)
     array = np.asarray(X)
     if array.dtype.kind not in "biuf":
         raise TypeError("%s must hold real numbers, got dtype %s" % (name, array.dtype))
@@ -72,7 +57,7 @@ def check_float_matrix(X, name, dtype, n_cols=None, *, allow_empty=False):
     # a copy when the order, dtype or byte order differ: compiled code gets native
     # C-contiguous memory and the caller's array is never touched
     array = np.ascontiguousarray(array, dtype=dtype)
-    if not np.isfinite(array).all():
+    if not all_finite_array(array):
         raise ValueError("%s contains NaN or infinity" % name)
     return array
 

@@ -36,7 +36,8 @@ from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import validate_data
 
 from cymlp._threads import training_plan
-from cymlp._validation import check_sample_weight, is_ready_matrix
+from cymlp._checks import NOT_FINITE, READY, ready_matrix_state
+from cymlp._validation import check_sample_weight
 from cymlp.network import DivergenceError, Network
 from cymlp.optimizers import SGD, Adam
 
@@ -391,11 +392,12 @@ class _BaseMLP(BaseEstimator):
     def _check_predict_input(self, X):
         """Validate X for prediction: scikit-learn's checks, with a fast path for
         plain C-contiguous float arrays (no feature names to check)."""
-        if (not hasattr(self, "feature_names_in_")
-                and is_ready_matrix(X, self._network.dtype, self.n_features_in_)):
-            if not np.isfinite(X).all():
+        if not hasattr(self, "feature_names_in_"):
+            state = ready_matrix_state(X, self._network.dtype, self.n_features_in_)
+            if state == READY:
+                return X
+            if state == NOT_FINITE:
                 raise ValueError("Input X contains NaN or infinity.")
-            return X
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
                           dtype=(np.float64, np.float32))
         if scipy.sparse.issparse(X):

@@ -12,7 +12,8 @@ import numpy as np
 
 from cymlp._engine import EPOCH_DIVERGED, Engine
 from cymlp._names import ACTIVATION_CODES, OUTPUT_CODES, OUTPUT_LOSSES
-from cymlp._threads import chunks_for_prediction, training_plan
+from cymlp._threads import (MIN_PREDICT_ROWS, install_thread_queries, prediction_plan,
+                            training_plan)
 from cymlp._validation import (check_float_matrix, check_positive_int,
                                check_sample_weight)
 from cymlp.optimizers import _Optimizer
@@ -189,6 +190,9 @@ class Network:
             engine_steps.append((a, b, self._coef_slices[layer_index][0],
                                  self._intercept_slices[layer_index][0], codes[k]))
         self._engine = Engine(self._params, self._grads, engine_steps, n_coef)
+        if self._engine.max_k_blocks > 1:
+            # small predictions may then split W over threads (Engine.predict)
+            install_thread_queries()
         self._lock = threading.Lock()
 
     @property
@@ -349,14 +353,16 @@ class Network:
         -------
         ndarray of shape (n_samples, n_outputs), the network's dtype
         """
-        X = check_float_matrix(X, "X", self.dtype, self.n_inputs, allow_empty=True)
+        X = check_float_matrix(X, "X", self.dtype, self._engine.n_in, allow_empty=True)
         return self._forward(X)
 
     def _forward(self, X):
         """``forward`` for an already checked, C-contiguous array of the right dtype."""
-        out = np.empty((X.shape[0], self.n_outputs), dtype=self.dtype)
-        self._engine.predict(X, out, chunks_for_prediction(X.shape[0]))
-        return out
+        n = X.shape[0]
+        if n < MIN_PREDICT_ROWS:
+            return self._engine.predict(X)
+        with prediction_plan(n) as n_chunks:
+            return self._engine.predict(X, None, n_chunks)
 
     def loss(self, X, Y, sample_weight=None, alpha=0.0):
         """Return the mean loss over the rows plus the L2 penalty.
