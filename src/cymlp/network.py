@@ -343,7 +343,10 @@ class Network:
     def forward(self, X):
         """Return the network output ``O_L`` for the rows of X.
 
-        Thread-safe: several threads may call it on one network at once.
+        Thread-safe: several threads may call it on one network at once.  Fewer than 8
+        rows take a latency path (row products, large layers split over the thread pool,
+        see ``Engine.predict``); 2048 rows or more are split into row chunks over the
+        pool while BLAS is held at one thread (``cymlp._threads.prediction_plan``).
 
         Parameters
         ----------
