@@ -67,6 +67,13 @@ def test_small_predictions_with_blocked_weights_match_numpy_and_batches(dtype, t
     np.testing.assert_allclose(got, net.forward(padded)[:rows], rtol=tol, atol=tol)
 
 
+def test_small_predictions_through_a_tall_layer_use_at_most_16_blocks():
+    net = cymlp.Network([100000, 10, 3], activation="tanh", random_state=0)   # 8 MB W
+    assert net._engine.max_k_blocks == 16
+    X = np.random.default_rng(0).normal(size=(7, 100000))
+    np.testing.assert_allclose(net.forward(X), numpy_forward(net, X), rtol=1e-10, atol=1e-12)
+
+
 def test_small_predictions_do_not_depend_on_the_thread_count():
     from threadpoolctl import threadpool_limits
 

@@ -218,15 +218,16 @@ cdef void small_block_d(void* job, Py_ssize_t c) noexcept nogil:
     small_block(<const double*>(<SmallJob*>job).params, <SmallJob*>job, c)
 
 
-cdef int predict_small(const Step* steps, Py_ssize_t n_steps, Py_ssize_t max_width,
+cdef int predict_small(const Step* steps, Py_ssize_t n_steps, Py_ssize_t max_out,
                        Py_ssize_t max_k_blocks, const floating* params,
                        const floating* X, Py_ssize_t rows, floating* out,
                        bint use_helpers) noexcept nogil:
     """Forward pass over fewer than SMALL_ROWS rows with row_product, W in row blocks.
 
     With ``use_helpers`` (the caller holds the pool) the blocks of a layer may run on
-    helper threads.  Returns -1 when the scratch memory cannot be allocated, else 0."""
-    cdef Py_ssize_t width = padded(rows * max_width)
+    helper threads.  ``max_out`` is the widest layer output.  Returns -1 when the scratch
+    memory cannot be allocated, else 0."""
+    cdef Py_ssize_t width = padded(rows * max_out)
     # 64 spare bytes to start the partial sums on a cache line
     cdef void* memory = malloc((2 + max_k_blocks) * width * sizeof(floating) + 64)
     cdef floating* scratch = <floating*>memory
@@ -617,7 +618,7 @@ cdef class Engine:
     """
     cdef Step* steps
     cdef readonly Py_ssize_t n_steps, n_params, n_coef, n_in, n_out, max_width, width_sum
-    cdef readonly Py_ssize_t max_k_blocks
+    cdef readonly Py_ssize_t max_k_blocks, max_out
     cdef readonly object params, grads
     cdef readonly bint is_float
     cdef object _acts, _deltas, _xb, _yb, _wb
@@ -661,7 +662,9 @@ cdef class Engine:
         self.n_coef = n_coef
         self.is_float = params.dtype == np.float32
         self.max_k_blocks = 1
+        self.max_out = 0
         for k in range(self.n_steps):
+            self.max_out = max(self.max_out, self.steps[k].n_out)
             self.steps[k].k_blocks = k_blocks(&self.steps[k], 4 if self.is_float else 8)
             self.max_k_blocks = max(self.max_k_blocks, self.steps[k].k_blocks)
         self._ws_rows = 0
@@ -758,11 +761,11 @@ cdef class Engine:
             with nogil:
                 owned = threads > 1 and pool_acquire()
                 if self.is_float:
-                    status = predict_small(self.steps, self.n_steps, self.max_width,
+                    status = predict_small(self.steps, self.n_steps, self.max_out,
                                            self.max_k_blocks, <const float*>p,
                                            <const float*>x, n, <float*>o, owned)
                 else:
-                    status = predict_small(self.steps, self.n_steps, self.max_width,
+                    status = predict_small(self.steps, self.n_steps, self.max_out,
                                            self.max_k_blocks, <const double*>p,
                                            <const double*>x, n, <double*>o, owned)
                 if owned:
