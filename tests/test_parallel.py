@@ -184,7 +184,8 @@ def test_ctrl_c_stops_a_split_epoch_at_a_batch_boundary():
     timer.cancel()
     assert time.perf_counter() - start < 5
     assert threads_after == 2          # the BLAS limit was lifted on the way out
-    assert net._engine.last_n_samples % 128 == 0
+    # stopped at a batch boundary inside an epoch, or (rarely) between two epochs
+    assert net._engine.last_n_samples % 128 == 0 or net._engine.last_n_samples == 20000
     assert np.isfinite(net.params).all()
 
 
