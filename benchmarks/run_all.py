@@ -5,7 +5,8 @@
 
 Prints markdown tables (each row also as a ratio to cymlp's Network measured in the same
 run) and writes the numbers as JSON (``--json``, default benchmarks/results.json).  Every
-figure is the median of ``--repeats`` runs (at least 3) after one warm-up.  Real data:
+figure is the median of ``--repeats`` runs (at least 3) after one warm-up; the epochs of
+all peers of one configuration are timed in interleaved rounds.  Real data:
 Fashion-MNIST (``cymlp.datasets``).  Thread counts are set with threadpoolctl for the
 BLAS libraries and ``torch.set_num_threads`` for PyTorch.
 """
@@ -39,15 +40,33 @@ def set_threads(n):
     return threadpool_limits(n)
 
 
+# Pause between two timed epochs of the interleaved rounds: BLAS and OpenMP worker
+# threads spin for ~0.1-0.2 s after a threaded call and would slow the next peer.
+SETTLE_SECONDS = 0.3
+
+
 def median_time(function, repeats):
     """Median wall time of ``function()`` over ``repeats`` calls after one warm-up."""
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+    return interleaved_medians([function], repeats)[0]
+
+
+def interleaved_medians(functions, repeats):
+    """Median wall time of each function, timed in rounds.
+
+    One warm-up call each, then ``repeats`` rounds that call every function once, with
+    a pause before each call: a slow spell of a shared machine then lands on every peer
+    alike instead of on one peer's block of repeats, and the ratios stay fair.
+    """
+    for function in functions:
         function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    times = [[] for _ in functions]
+    for _ in range(repeats):
+        for function, spent in zip(functions, times):
+            time.sleep(SETTLE_SECONDS)
+            start = time.perf_counter()
+            function()
+            spent.append(time.perf_counter() - start)
+    return [statistics.median(spent) for spent in times]
 
 
 def bench_epochs(data, threads, dtypes, batches, repeats):
@@ -56,16 +75,19 @@ def bench_epochs(data, threads, dtypes, batches, repeats):
         with set_threads(n_threads):
             for dtype in dtypes:
                 for batch in batches:
+                    group = []
                     for peer_class in peers.TRAINING_PEERS:
-                        if not peer_class.available():
-                            continue
-                        peer = peer_class()
-                        peer.setup(data.X_train, data.y_train, np.dtype(dtype).type, batch)
-                        seconds = median_time(peer.epoch, repeats)
+                        if peer_class.available():
+                            group.append(peer_class())
+                            group[-1].setup(data.X_train, data.y_train,
+                                            np.dtype(dtype).type, batch)
+                    medians = interleaved_medians([peer.epoch for peer in group], repeats)
+                    for peer, seconds in zip(group, medians):
                         rows.append(dict(kind="epoch", peer=peer.name, threads=n_threads,
                                          dtype=dtype, batch=batch, seconds=seconds))
                         print("  epoch  %-26s threads=%d %s batch=%-4d %.3f s"
                               % (peer.name, n_threads, dtype, batch, seconds), flush=True)
+                    del group
     return rows
 
 
@@ -83,6 +105,7 @@ def bench_prediction(data, threads, repeats):
                 seconds = median_time(lambda: peer.predict(data.X_test), repeats)
                 calls = 2000
                 latencies = []
+                time.sleep(SETTLE_SECONDS)
                 for _ in range(repeats):
                     start = time.perf_counter()
                     for _ in range(calls):
