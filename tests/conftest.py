@@ -1,5 +1,7 @@
-"""Shared fixtures: the real Fashion-MNIST data, loaded once per test session."""
+"""Shared fixtures: the real Fashion-MNIST data, loaded once per test session; whether the
+BLAS libraries in the process are all OpenBLAS."""
 import pytest
+from threadpoolctl import threadpool_info
 
 from cymlp import datasets
 
@@ -11,3 +13,11 @@ def fashion_mnist():
         return datasets.load_fashion_mnist(download_missing=False)
     except datasets.DatasetNotFoundError as exc:
         pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def openblas_only():
+    """Whether threadpoolctl sees BLAS and all of it is OpenBLAS: then small predictions
+    read the thread setting (``_threads.install_thread_queries``), else use one thread."""
+    blas = [lib for lib in threadpool_info() if lib["user_api"] == "blas"]
+    return bool(blas) and all(lib["internal_api"] == "openblas" for lib in blas)

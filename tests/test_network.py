@@ -46,12 +46,6 @@ def test_forward_of_few_rows_matches_numpy(rows):
     np.testing.assert_allclose(net.forward(X), numpy_forward(net, X), rtol=1e-12, atol=1e-14)
 
 
-def _openblas_only():
-    from threadpoolctl import threadpool_info
-    return all(lib["internal_api"] == "openblas" for lib in threadpool_info()
-               if lib["user_api"] == "blas")
-
-
 @pytest.mark.parametrize("dtype, tol, blocks", [(np.float32, 2e-5, 2), (np.float64, 1e-12, 4)])
 @pytest.mark.parametrize("rows", [1, 3, 7])
 def test_small_predictions_with_blocked_weights_match_numpy_and_batches(dtype, tol, blocks, rows):
@@ -74,7 +68,7 @@ def test_small_predictions_through_a_tall_layer_use_at_most_16_blocks():
     np.testing.assert_allclose(net.forward(X), numpy_forward(net, X), rtol=1e-10, atol=1e-12)
 
 
-def test_small_predictions_do_not_depend_on_the_thread_count():
+def test_small_predictions_do_not_depend_on_the_thread_count(openblas_only):
     from threadpoolctl import threadpool_limits
 
     from cymlp import _pool
@@ -86,9 +80,9 @@ def test_small_predictions_do_not_depend_on_the_thread_count():
     results = []
     for threads in (1, 2, 3):
         with threadpool_limits(threads):
-            assert _pool.current_thread_limit() == (threads if _openblas_only() else 1)
+            assert _pool.current_thread_limit() == (threads if openblas_only else 1)
             results.append(net.forward(X))
-            if threads > 1 and _openblas_only():
+            if threads > 1 and openblas_only:
                 assert _pool.n_helpers() >= 1
     for other in results[1:]:
         np.testing.assert_array_equal(other, results[0])

@@ -50,6 +50,8 @@ cdef enum:
     # when threads are allowed; their partial sums are added in block order, so the
     # result does not depend on the thread count.
     K_BLOCK_BYTES = 327680
+    # From this size on, W gets at least two blocks, so two cores share even a layer
+    # that fits one L2 (200 x 100 float32, 80 KB).
     SPLIT_BYTES = 65536
     MAX_K_BLOCKS = 16
 
@@ -173,7 +175,8 @@ cdef void predict_chunk_d(void* job, Py_ssize_t c) noexcept nogil:
 
 
 cdef Py_ssize_t k_blocks(const Step* s, Py_ssize_t itemsize) noexcept nogil:
-    """Blocks of W's rows for the small-prediction path: ~K_BLOCK_BYTES each."""
+    """Blocks of W's rows for the small-prediction path: ~K_BLOCK_BYTES each, at least
+    two from SPLIT_BYTES on, at most MAX_K_BLOCKS and one row each."""
     cdef Py_ssize_t bytes = s.n_in * s.n_out * itemsize
     cdef Py_ssize_t n = (bytes + K_BLOCK_BYTES - 1) // K_BLOCK_BYTES
     if bytes >= SPLIT_BYTES:
