@@ -25,8 +25,10 @@ long long use_sync(long long *word) {
         cymlp_add_column_sums_##S(a, b, n, n); \
         cymlp_gather_rows_##S(a, b, idx, n, n); \
         (void)cymlp_output_error_##S(a, b, c, d, 1, d, n, n, CYMLP_SOFTMAX); \
-        cymlp_sgd_update_##S(a, b, c, n, 0, 1, 0, 1); \
-        cymlp_adam_update_##S(a, b, c, d, n, 0, 1, 0, 0, 1); \
+        cymlp_sgd_update_##S(a, b, NULL, c, n, 0, 1, 0, 1); \
+        cymlp_sgd_update_##S(a, b, b, c, n, 0, 1, 0, 0); \
+        cymlp_adam_update_##S(a, b, NULL, c, d, n, 0, 1, 0, 0, 1); \
+        cymlp_adam_update_##S(a, b, b, c, d, n, 0, 1, 0, 0, 1); \
         cymlp_add_scaled_##S(a, b, n, 1); \
         cymlp_row_product_##S(a, b, n, n, n, c); \
         (void)cymlp_all_finite_##S(d, n); \

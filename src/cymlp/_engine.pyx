@@ -266,18 +266,23 @@ cdef int predict_small(const Step* steps, Py_ssize_t n_steps, Py_ssize_t max_out
 
 # -- forward + backward -------------------------------------------------------
 
-cdef void update_slice(floating* params, const floating* g, const Optim* opt,
-                       Py_ssize_t a, Py_ssize_t b, floating l2) noexcept nogil:
-    """One optimizer step on params[a:b] with gradient g[a:b] (+ l2 * params)."""
+cdef void update_slice(floating* params, const floating* g, const floating* g2,
+                       const Optim* opt, Py_ssize_t a, Py_ssize_t b,
+                       floating l2) noexcept nogil:
+    """One optimizer step on params[a:b] with gradient g[a:b] (+ g2[a:b] unless g2 is
+    NULL) (+ l2 * params)."""
     cdef floating* m = <floating*>opt.state1
     cdef floating* v = <floating*>opt.state2
+    cdef const floating* g2a = NULL
     if b <= a:
         return
+    if g2 != NULL:
+        g2a = g2 + a
     if opt.kind == 0:
-        sgd_update(params + a, g + a, m + a, b - a, l2, <floating>opt.step_lr,
+        sgd_update(params + a, g + a, g2a, m + a, b - a, l2, <floating>opt.step_lr,
                    <floating>opt.momentum, opt.nesterov)
     else:
-        adam_update(params + a, g + a, m + a, v + a, b - a, l2, <floating>opt.step_lr,
+        adam_update(params + a, g + a, g2a, m + a, v + a, b - a, l2, <floating>opt.step_lr,
                     <floating>opt.beta1, <floating>opt.beta2, <floating>opt.eps)
 
 
@@ -294,9 +299,9 @@ cdef double weight_sum(const floating* W, const Py_ssize_t* idx,
 cdef void update_layer(const Step* s, floating* params, const floating* grads,
                        const Optim* opt) noexcept nogil:
     """One optimizer step on the W and b of the layer step ``s`` uses."""
-    update_slice(params, grads, opt, s.w_off, s.w_off + s.n_in * s.n_out,
+    update_slice(params, grads, NULL, opt, s.w_off, s.w_off + s.n_in * s.n_out,
                  <floating>opt.l2)
-    update_slice(params, grads, opt, s.b_off, s.b_off + s.n_out, 0)
+    update_slice(params, grads, NULL, opt, s.b_off, s.b_off + s.n_out, 0)
 
 
 cdef double forward_backward(const Step* steps, Py_ssize_t n_steps, floating* params,
@@ -523,24 +528,37 @@ cdef void gradient_chunk(floating* params, ParallelEpoch* ep, Py_ssize_t c) noex
 
 
 cdef void update_chunk(floating* params, ParallelEpoch* ep, Py_ssize_t c) noexcept nogil:
-    """Phase B for chunk c: sum the chunks' gradients over its parameter slice into
-    chunk 0's buffer, then one optimizer step on the slice (L2 on coefficients only)."""
-    cdef Py_ssize_t p0 = ep.chunks[c].p0, p1 = ep.chunks[c].p1, k
+    """Phase B for chunk c: one optimizer step on its parameter slice with the sum of
+    the chunks' gradients (L2 on coefficients only).
+
+    The last chunk with rows goes straight into the optimizer kernel as its second
+    gradient; any before it are first summed into chunk 0's buffer, in chunk order.  With
+    two chunks that is one pass over the slice instead of two (Adam's share of a split
+    784-200-100-10 epoch went from 10.9% + 2.6% for the separate sum to 8.8%, perf)."""
+    cdef Py_ssize_t p0 = ep.chunks[c].p0, p1 = ep.chunks[c].p1, k, last = -1
     cdef Py_ssize_t mid = min(max(ep.n_coef, p0), p1)
-    cdef floating* g = <floating*>ep.chunks[0].grads
-    cdef bint first = True
+    cdef floating* g = NULL
+    cdef floating* g2 = NULL
     if p1 <= p0:
         return
     for k in range(ep.n_chunks):
+        if ep.chunks[k].rows > 0:
+            last = k
+    for k in range(ep.n_chunks):
         if ep.chunks[k].rows == 0:
             continue
-        if first and k > 0:
-            memcpy(g + p0, <floating*>ep.chunks[k].grads + p0, (p1 - p0) * sizeof(floating))
-        elif not first:
+        if g == NULL:
+            g = <floating*>ep.chunks[k].grads
+        elif k == last:
+            g2 = <floating*>ep.chunks[k].grads
+        else:
+            if g != <floating*>ep.chunks[0].grads:
+                memcpy(<floating*>ep.chunks[0].grads + p0, g + p0,
+                       (p1 - p0) * sizeof(floating))
+                g = <floating*>ep.chunks[0].grads
             add_scaled(g + p0, <floating*>ep.chunks[k].grads + p0, p1 - p0, 1)
-        first = False
-    update_slice(params, g, ep.opt, p0, mid, <floating>ep.opt.l2)
-    update_slice(params, g, ep.opt, mid, p1, 0)
+    update_slice(params, g, g2, ep.opt, p0, mid, <floating>ep.opt.l2)
+    update_slice(params, g, g2, ep.opt, mid, p1, 0)
 
 
 cdef void gradient_chunk_f(void* ep, Py_ssize_t c) noexcept nogil:

@@ -26,15 +26,16 @@ cdef extern from "cymlp/kernels.h" nogil:
     double cymlp_output_error_d(const double* Z, const double* b, const double* Y,
                                 const double* w, double scale, double* D,
                                 cymlp_index rows, cymlp_index cols, int out_act)
-    void cymlp_sgd_update_f(float* p, const float* g, float* v, cymlp_index n,
-                            float l2, float lr, float momentum, int nesterov)
-    void cymlp_sgd_update_d(double* p, const double* g, double* v, cymlp_index n,
-                            double l2, double lr, double momentum, int nesterov)
-    void cymlp_adam_update_f(float* p, const float* g, float* m, float* v,
+    void cymlp_sgd_update_f(float* p, const float* g, const float* g2, float* v,
+                            cymlp_index n, float l2, float lr, float momentum, int nesterov)
+    void cymlp_sgd_update_d(double* p, const double* g, const double* g2, double* v,
+                            cymlp_index n, double l2, double lr, double momentum,
+                            int nesterov)
+    void cymlp_adam_update_f(float* p, const float* g, const float* g2, float* m, float* v,
                              cymlp_index n, float l2, float lr_t, float beta1,
                              float beta2, float eps)
-    void cymlp_adam_update_d(double* p, const double* g, double* m, double* v,
-                             cymlp_index n, double l2, double lr_t, double beta1,
+    void cymlp_adam_update_d(double* p, const double* g, const double* g2, double* m,
+                             double* v, cymlp_index n, double l2, double lr_t, double beta1,
                              double beta2, double eps)
     void cymlp_add_scaled_f(float* g, const float* p, cymlp_index n, float alpha)
     void cymlp_add_scaled_d(double* g, const double* p, cymlp_index n, double alpha)
@@ -101,24 +102,25 @@ cdef inline double output_error(const floating* Z, const floating* b, const floa
         return cymlp_output_error_d(Z, b, Y, w, scale, D, rows, cols, out_act)
 
 
-cdef inline void sgd_update(floating* p, const floating* g, floating* v, Py_ssize_t n,
-                            floating l2, floating lr, floating momentum,
+cdef inline void sgd_update(floating* p, const floating* g, const floating* g2, floating* v,
+                            Py_ssize_t n, floating l2, floating lr, floating momentum,
                             bint nesterov) noexcept nogil:
-    """v := momentum v - lr (g + l2 p); p += v (or the Nesterov step)"""
+    """v := momentum v - lr (g [+ g2] + l2 p); p += v (or the Nesterov step); g2 may be NULL"""
     if floating is float:
-        cymlp_sgd_update_f(p, g, v, n, l2, lr, momentum, nesterov)
+        cymlp_sgd_update_f(p, g, g2, v, n, l2, lr, momentum, nesterov)
     else:
-        cymlp_sgd_update_d(p, g, v, n, l2, lr, momentum, nesterov)
+        cymlp_sgd_update_d(p, g, g2, v, n, l2, lr, momentum, nesterov)
 
 
-cdef inline void adam_update(floating* p, const floating* g, floating* m, floating* v,
-                             Py_ssize_t n, floating l2, floating lr_t, floating beta1,
-                             floating beta2, floating eps) noexcept nogil:
-    """Adam step with bias correction folded into lr_t"""
+cdef inline void adam_update(floating* p, const floating* g, const floating* g2, floating* m,
+                             floating* v, Py_ssize_t n, floating l2, floating lr_t,
+                             floating beta1, floating beta2, floating eps) noexcept nogil:
+    """Adam step on the gradient g [+ g2] + l2 p, bias correction folded into lr_t;
+    g2 may be NULL"""
     if floating is float:
-        cymlp_adam_update_f(p, g, m, v, n, l2, lr_t, beta1, beta2, eps)
+        cymlp_adam_update_f(p, g, g2, m, v, n, l2, lr_t, beta1, beta2, eps)
     else:
-        cymlp_adam_update_d(p, g, m, v, n, l2, lr_t, beta1, beta2, eps)
+        cymlp_adam_update_d(p, g, g2, m, v, n, l2, lr_t, beta1, beta2, eps)
 
 
 cdef inline void add_scaled(floating* g, const floating* p, Py_ssize_t n,
