@@ -68,7 +68,7 @@ def _data(n, n_in, n_out, seed=0):
 
 
 def _train(layers, n_chunks, optimizer, batch_size, sample_weight=None, alpha=0.0,
-           epochs=2, output="softmax", n=300, dtype=np.float64):
+           epochs=2, output="softmax", n=300, dtype=np.float64, by_columns=False):
     """Train through the engine directly with a given chunk count."""
     dense = layers if isinstance(layers[0], Dense) else None
     net = Network(layers, "tanh", output, dtype=dtype, random_state=0)
@@ -80,7 +80,8 @@ def _train(layers, n_chunks, optimizer, batch_size, sample_weight=None, alpha=0.
     with threadpool_limits(1):
         for _ in range(epochs):
             status = net._engine.train_epoch(X, Y, w, order, batch_size,
-                                             *optimizer.engine_args(), alpha, n_chunks)
+                                             *optimizer.engine_args(), alpha, n_chunks,
+                                             by_columns)
             optimizer.t = net._engine.last_t
             losses.append(net._engine.last_loss_sum / net._engine.last_weight_sum)
     assert dense is None or net.n_steps == len(dense)
@@ -116,6 +117,44 @@ def test_split_batches_with_empty_chunks_and_shared_layers():
     np.testing.assert_allclose(split.params, serial.params, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("n_chunks", [2, 3, 13])
+@pytest.mark.parametrize("make_optimizer", [
+    lambda: Adam(learning_rate=1e-2),
+    lambda: SGD(learning_rate=0.05, momentum=0.9, nesterov=True),
+])
+@pytest.mark.parametrize("sample_weight, alpha", [(False, 0.0), (True, 1e-2)])
+def test_column_split_batches_train_the_same_network(n_chunks, make_optimizer,
+                                                     sample_weight, alpha):
+    # 13 chunks: more than the 12 inputs, 9 and 7 units and 4 outputs (some get none)
+    serial, serial_losses, _ = _train([12, 9, 7, 4], 1, make_optimizer(), 16,
+                                      sample_weight, alpha)
+    split, split_losses, status = _train([12, 9, 7, 4], n_chunks, make_optimizer(), 16,
+                                         sample_weight, alpha, by_columns=True)
+    assert status == 0
+    np.testing.assert_allclose(split.params, serial.params, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(split_losses, serial_losses, rtol=1e-12)
+
+
+@pytest.mark.parametrize("layers", [
+    lambda hidden: [Dense(5, 6), hidden, hidden, Dense(6, 3)],
+    lambda hidden: [hidden, hidden, Dense(6, 3)],           # the first layer is shared
+])
+def test_column_split_batches_with_shared_layers(layers):
+    hidden = Dense(6, 6)
+    serial, _, _ = _train(layers(hidden), 1, Adam(1e-2), 7, n=30, output="identity")
+    split, _, status = _train(layers(hidden), 2, Adam(1e-2), 7, n=30, output="identity",
+                              by_columns=True)
+    assert status == 0
+    np.testing.assert_allclose(split.params, serial.params, rtol=1e-10, atol=1e-12)
+
+
+def test_column_split_in_float32_and_with_one_row_batches():
+    serial, _, _ = _train([20, 16, 5], 1, Adam(1e-2), 1, dtype=np.float32, n=40)
+    split, _, _ = _train([20, 16, 5], 2, Adam(1e-2), 1, dtype=np.float32, n=40,
+                         by_columns=True)
+    np.testing.assert_allclose(split.params, serial.params, rtol=1e-4, atol=1e-6)
+
+
 def test_split_batches_in_float32():
     serial, _, _ = _train([20, 16, 5], 1, Adam(1e-2), 64, dtype=np.float32)
     split, _, _ = _train([20, 16, 5], 2, Adam(1e-2), 64, dtype=np.float32)
@@ -133,8 +172,8 @@ def test_results_depend_on_the_chunk_count_not_on_the_threads():
     np.testing.assert_array_equal(first.params, second.params)
 
 
-@pytest.mark.parametrize("n_chunks", [1, 2])
-def test_split_epoch_stops_before_applying_a_non_finite_batch(n_chunks):
+@pytest.mark.parametrize("n_chunks, by_columns", [(1, False), (2, False), (2, True)])
+def test_split_epoch_stops_before_applying_a_non_finite_batch(n_chunks, by_columns):
     net = Network([4, 3, 2], "relu", "identity", random_state=0)
     X = np.ones((128, 4))
     Y = np.zeros((128, 2))
@@ -145,16 +184,17 @@ def test_split_epoch_stops_before_applying_a_non_finite_batch(n_chunks):
     order = np.arange(128, dtype=np.intp)
 
     status = net._engine.train_epoch(X[:64], Y[:64], None, order[:64], 64,
-                                     *optimizer.engine_args(), 0.0, n_chunks)
+                                     *optimizer.engine_args(), 0.0, n_chunks, by_columns)
     assert status == 0
     before = net.params.copy()
     status = net._engine.train_epoch(X, Y, None, order[64:].copy(), 64,
-                                     *optimizer.engine_args(), 0.0, n_chunks)
+                                     *optimizer.engine_args(), 0.0, n_chunks, by_columns)
     assert status == 1 and net._engine.last_n_batches == 0
     np.testing.assert_array_equal(net.params, before)
 
 
-def test_split_epoch_rejects_an_overflowing_penalty_before_any_update():
+@pytest.mark.parametrize("by_columns", [False, True])
+def test_split_epoch_rejects_an_overflowing_penalty_before_any_update(by_columns):
     # a finite weight whose square overflows: the penalty is inf, nothing is applied
     net64 = Network([4, 3, 2], "relu", "identity", random_state=0)
     net64.coefs[0][0, 0] = 1e200
@@ -163,12 +203,13 @@ def test_split_epoch_rejects_an_overflowing_penalty_before_any_update():
     optimizer.ensure_state(net64.params.shape[0], net64.dtype)
     before = net64.params.copy()
     status = net64._engine.train_epoch(X, Y, None, np.arange(64, dtype=np.intp), 64,
-                                       *optimizer.engine_args(), 1.0, 2)
+                                       *optimizer.engine_args(), 1.0, 2, by_columns)
     assert status == 1
     np.testing.assert_array_equal(net64.params, before)
 
 
-def test_ctrl_c_stops_a_split_epoch_at_a_batch_boundary():
+@pytest.mark.parametrize("batch_size", [128, 16])      # row chunks, column chunks
+def test_ctrl_c_stops_a_split_epoch_at_a_batch_boundary(batch_size):
     net = Network([784, 200, 100, 10], "relu", "softmax", dtype=np.float32, random_state=0)
     X = np.random.default_rng(0).random((20000, 784), dtype=np.float32)
     Y = np.eye(10, dtype=np.float32)[np.arange(20000) % 10]
@@ -179,13 +220,14 @@ def test_ctrl_c_stops_a_split_epoch_at_a_batch_boundary():
     with threadpool_limits(2):
         with pytest.raises(KeyboardInterrupt):
             for _ in range(1000):
-                net.train_epoch(X, Y, optimizer, batch_size=128)
+                net.train_epoch(X, Y, optimizer, batch_size=batch_size)
         threads_after = _scipy_blas_threads()
     timer.cancel()
     assert time.perf_counter() - start < 5
     assert threads_after == 2          # the BLAS limit was lifted on the way out
     # stopped at a batch boundary inside an epoch, or (rarely) between two epochs
-    assert net._engine.last_n_samples % 128 == 0 or net._engine.last_n_samples == 20000
+    assert (net._engine.last_n_samples % batch_size == 0
+            or net._engine.last_n_samples == 20000)
     assert np.isfinite(net.params).all()
 
 
@@ -199,14 +241,24 @@ def test_chunks_for_batch(threads, batch, expected):
     assert _threads.chunks_for_batch(threads, batch) == expected
 
 
+@pytest.mark.parametrize("threads, batch, expected", [
+    (1, 512, (1, False)), (1, 8, (1, False)), (2, 1, (2, True)), (2, 63, (2, True)),
+    (2, 64, (2, False)), (4, 100, (3, False)), (4, 63, (4, True)), (200, 8, (64, True)),
+])
+def test_split_for_batch(threads, batch, expected):
+    assert _threads.split_for_batch(threads, batch) == expected
+
+
 def test_training_plan_holds_blas_at_one_thread_and_restores_it():
     with threadpool_limits(2):
-        with _threads.training_plan(128) as n_chunks:
-            assert n_chunks == 2
+        with _threads.training_plan(128) as split:
+            assert split == (2, False)
             assert _scipy_blas_threads() == 1
             assert _threads.blas_threads() == 2
             with _threads.training_plan(128) as inner:      # nested: same plan
-                assert inner == 2
+                assert inner == (2, False)
+            with _threads.training_plan(16) as inner:       # nested, small batches
+                assert inner == (2, True)
             assert _scipy_blas_threads() == 1
             with _threads.prediction_plan(10000) as n_chunks:   # nested in training
                 assert n_chunks == 2
@@ -238,18 +290,20 @@ def test_chunks_for_prediction(threads, rows, expected):
 
 def test_one_blas_thread_means_no_split():
     with threadpool_limits(1):
-        with _threads.training_plan(4096) as n_chunks:
-            assert n_chunks == 1
-            assert _scipy_blas_threads() == 1
+        for batch in (1, 16, 4096):
+            with _threads.training_plan(batch) as split:
+                assert split == (1, False)
+                assert _scipy_blas_threads() == 1
 
 
-def test_estimator_fit_with_two_threads_matches_one_thread_and_restores_blas():
+@pytest.mark.parametrize("batch_size", [128, 16])      # row chunks, column chunks
+def test_estimator_fit_with_two_threads_matches_one_thread_and_restores_blas(batch_size):
     X, Y, _ = _data(600, 20, 3)
     y = Y.argmax(1)
     fits = []
     for threads in (1, 2):
         with threadpool_limits(threads):
-            fits.append(cymlp.MLPClassifier((30,), batch_size=128, max_iter=5,
+            fits.append(cymlp.MLPClassifier((30,), batch_size=batch_size, max_iter=5,
                                             early_stopping=True, random_state=0).fit(X, y))
             assert _scipy_blas_threads() == threads
     for a, b in zip(fits[0].coefs_, fits[1].coefs_):
