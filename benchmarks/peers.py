@@ -238,7 +238,8 @@ class SplitGemmFloor(Peer):
     row chunks as cymlp would use (``cymlp._threads``), and each chunk's products run
     on their own thread with single-threaded BLAS, through cython_blas.  The threads
     never wait for each other (cymlp synchronises twice per batch), so this is a
-    floor for the split scheme, below which cymlp cannot go."""
+    floor for the split scheme, below which cymlp cannot go.  A batch too small for row
+    chunks (cymlp splits it by columns) gets the plain floor, BLAS threading it."""
 
     name = "GEMM floor, split (cython_blas)"
 
