@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Memory-safety run: build cymlp's extensions with AddressSanitizer (and UBSan), install
 # into a separate virtual environment, and run the tests that drive the compiled code
-# (kernels, BLAS wrappers, gradients, network, robustness, model files) with libasan
-# preloaded into the ordinary Python.  Any out-of-bounds access, use-after-free or
+# (kernels, BLAS wrappers, gradients, network, robustness, model files, the thread pool
+# and the split epochs) with libasan preloaded into the ordinary Python.  Any out-of-bounds access, use-after-free or
 # undefined behaviour in our code aborts the run.  Leak detection is off: CPython itself
 # keeps allocations alive at exit; leaks are covered by tests/test_robustness.py.
 set -euo pipefail
@@ -21,4 +21,5 @@ ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     "$VENV/bin/python" -m pytest -q -p no:cacheprovider \
     tests/test_kernels.py tests/test_blas.py tests/test_grad.py tests/test_network.py \
-    tests/test_robustness.py tests/test_model_io.py tests/test_estimators.py
+    tests/test_robustness.py tests/test_model_io.py tests/test_estimators.py \
+    tests/test_parallel.py
