@@ -3,8 +3,9 @@
 # into a separate virtual environment, and run the tests that drive the compiled code
 # (kernels, BLAS wrappers, gradients, network, robustness, model files, the thread pool
 # and the split epochs) with libasan preloaded into the ordinary Python.  Any
-# out-of-bounds access, use-after-free or undefined behaviour in our code aborts the run.  Leak detection is off: CPython itself
-# keeps allocations alive at exit; leaks are covered by tests/test_robustness.py.
+# out-of-bounds access, use-after-free or undefined behaviour in our code aborts the run.
+# Leak detection is off: CPython itself keeps allocations alive at exit; leaks are
+# covered by tests/test_robustness.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
