@@ -249,6 +249,16 @@ def test_split_for_batch(threads, batch, expected):
     assert _threads.split_for_batch(threads, batch) == expected
 
 
+@pytest.mark.parametrize("n_coef, batch, expected", [
+    (5500, 32, (1, False)),            # 100-50-10: too little work to split by columns
+    (12800, 16, (2, True)),            # 150-80-10
+    (178000, 1, (2, True)),            # 784-200-100-10
+    (5500, 64, (2, False)),            # row chunks do not look at the size
+])
+def test_split_for_batch_needs_enough_work_for_columns(n_coef, batch, expected):
+    assert _threads.split_for_batch(2, batch, n_coef) == expected
+
+
 def test_training_plan_holds_blas_at_one_thread_and_restores_it():
     with threadpool_limits(2):
         with _threads.training_plan(128) as split:
@@ -296,16 +306,25 @@ def test_one_blas_thread_means_no_split():
                 assert _scipy_blas_threads() == 1
 
 
-@pytest.mark.parametrize("batch_size", [128, 16])      # row chunks, column chunks
-def test_estimator_fit_with_two_threads_matches_one_thread_and_restores_blas(batch_size):
-    X, Y, _ = _data(600, 20, 3)
+@pytest.mark.parametrize("batch_size, n_features, hidden, split", [
+    (128, 20, 30, (2, False)),      # row chunks
+    (16, 200, 200, (2, True)),      # column chunks (200 x 200 + 200 x 3 coefficients)
+    (16, 20, 30, (1, False)),       # too small to split
+])
+def test_estimator_fit_with_two_threads_matches_one_thread_and_restores_blas(
+        batch_size, n_features, hidden, split, monkeypatch):
+    X, Y, _ = _data(600, n_features, 3)
     y = Y.argmax(1)
-    fits = []
+    fits, splits = [], []
+    original = _threads.split_for_batch
+    monkeypatch.setattr(_threads, "split_for_batch",
+                        lambda *args: splits.append(original(*args)) or splits[-1])
     for threads in (1, 2):
         with threadpool_limits(threads):
-            fits.append(cymlp.MLPClassifier((30,), batch_size=batch_size, max_iter=5,
+            fits.append(cymlp.MLPClassifier((hidden,), batch_size=batch_size, max_iter=5,
                                             early_stopping=True, random_state=0).fit(X, y))
             assert _scipy_blas_threads() == threads
+    assert splits[-1] == split       # how the last epoch with 2 threads was split
     for a, b in zip(fits[0].coefs_, fits[1].coefs_):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(fits[0].validation_scores_, fits[1].validation_scores_)

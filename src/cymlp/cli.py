@@ -183,7 +183,9 @@ def train(args):
     history, seconds = [], []
     interrupted = False
     # one thread plan for the whole loop: training and the scores between epochs
-    with threadpool_limits(args.threads), training_plan(args.batch_size):
+    sizes = (784,) + args.layers + (10,)
+    n_coef = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    with threadpool_limits(args.threads), training_plan(args.batch_size, n_coef):
         bar = tqdm(range(1, args.epochs + 1), desc="epochs", unit="epoch",
                    disable=args.no_progress, file=sys.stdout)
         try:

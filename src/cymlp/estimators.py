@@ -276,7 +276,7 @@ class _BaseMLP(BaseEstimator):
         order = np.arange(n_samples, dtype=np.intp)
         network, optimizer = self._network, self._optimizer
         # one BLAS-thread plan for the whole loop, validation scores included
-        with training_plan(batch_size):
+        with training_plan(batch_size, network.n_coef):
             self._run_epochs(network, optimizer, X, Y, sample_weight, order, batch_size,
                              incremental, X_val, y_val, w_val)
         if early_stopping:

@@ -449,8 +449,8 @@ class Network:
         forward, backward, and one optimizer step.  Python is not entered between
         batches except to check for Ctrl-C.  With T BLAS threads allowed (see
         threadpoolctl), each batch of at least 32 T rows is split into T row chunks
-        computed on T threads, a smaller one into T column chunks of every layer
-        (``cymlp._threads``).
+        computed on T threads, a smaller one into T column chunks of every layer if
+        the network is big enough (``cymlp._threads.split_for_batch``).
 
         Parameters
         ----------
@@ -492,7 +492,7 @@ class Network:
         optimizer.ensure_state(self._params.shape[0], self.dtype)
         engine = self._engine
         batch_size = min(batch_size, order.shape[0])
-        with self._exclusive(), training_plan(batch_size) as split:
+        with self._exclusive(), training_plan(batch_size, engine.n_coef) as split:
             try:
                 status = engine.train_epoch(X, Y, sample_weight, order, batch_size,
                                             *optimizer.engine_args(), alpha, split.n_chunks,
