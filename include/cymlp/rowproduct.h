@@ -4,7 +4,7 @@
  * For one row, OpenBLAS's gemm packs all of W per call and its gemv threads the
  * columns of W over its own pool; the row product below streams W row by row instead,
  * so that a block of W's rows can stay in one core's L2 cache between calls while
- * another core works on the next block (see predict_small in _engine.pyx).
+ * another core works on the next block (see predict_small in src/cymlp/_predict.pxi).
  */
 
 /* y[0:n] := sum_{k<m} x[k] W[k, 0:n] for row-major W with row stride ldw.

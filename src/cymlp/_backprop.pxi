@@ -1,0 +1,127 @@
+# Part of _engine.pyx (textually included there: it shares its imports, constants and
+# structs).  Forward + backward over one block, the optimizer step on a slice, and the
+# full-data loss and gradient.
+
+# -- forward + backward -------------------------------------------------------
+
+cdef void update_slice(floating* params, const floating* g, const floating* g2,
+                       const Optim* opt, Py_ssize_t a, Py_ssize_t b,
+                       floating l2) noexcept nogil:
+    """One optimizer step on params[a:b] with gradient g[a:b] (+ g2[a:b] unless g2 is
+    NULL) (+ l2 * params)."""
+    cdef floating* m = <floating*>opt.state1
+    cdef floating* v = <floating*>opt.state2
+    cdef const floating* g2a = NULL
+    if b <= a:
+        return
+    if g2 != NULL:
+        g2a = g2 + a
+    if opt.kind == 0:
+        sgd_update(params + a, g + a, g2a, m + a, b - a, l2, <floating>opt.step_lr,
+                   <floating>opt.momentum, opt.nesterov)
+    else:
+        adam_update(params + a, g + a, g2a, m + a, v + a, b - a, l2, <floating>opt.step_lr,
+                    <floating>opt.beta1, <floating>opt.beta2, <floating>opt.eps)
+
+
+cdef double weight_sum(const floating* W, const Py_ssize_t* idx,
+                       Py_ssize_t rows) noexcept nogil:
+    """sum_r W[idx[r]], in row order (every chunk count gives the same sum)."""
+    cdef double total = 0
+    cdef Py_ssize_t r
+    for r in range(rows):
+        total += W[idx[r]]
+    return total
+
+
+cdef void update_layer(const Step* s, floating* params, const floating* grads,
+                       const Optim* opt) noexcept nogil:
+    """One optimizer step on the W and b of the layer step ``s`` uses."""
+    update_slice(params, grads, NULL, opt, s.w_off, s.w_off + s.n_in * s.n_out,
+                 <floating>opt.l2)
+    update_slice(params, grads, NULL, opt, s.b_off, s.b_off + s.n_out, 0)
+
+
+cdef double forward_backward(const Step* steps, Py_ssize_t n_steps, floating* params,
+                             floating* grads, const floating* X, const floating* Y,
+                             const floating* w, floating scale, Py_ssize_t rows,
+                             floating* acts, floating* deltas, Py_ssize_t max_width,
+                             bint backward, bint accumulate,
+                             const Optim* opt) noexcept nogil:
+    """Loss of one block; if ``backward``, its gradient; if ``opt``, the update too.
+
+    forward   U_k = O_{k-1} W_k + b_k,  O_k = f_k(U_k)           (O_0 = X)
+    output    Delta_L = (O_L - Y) * w * scale,  loss = sum_i w_i L_i   (returned)
+    backward  dW_k = O_{k-1}^T Delta_k,  db_k = sum_rows Delta_k,
+              Delta_{k-1} = (Delta_k W_k^T) * f'_{k-1}(U_{k-1})
+
+    The gradient of a layer's first step in backward order overwrites its buffer
+    (gemm beta = 0) unless ``accumulate``; later steps of a shared layer add to it.
+    With ``opt``, a layer is updated as soon as its gradient is complete, while it
+    is still in cache, and after Delta_{k-1} has used the old W_k.  A non-finite
+    loss returns before any gradient or update.
+    """
+    cdef Py_ssize_t k, last = n_steps - 1
+    cdef const Step* s
+    cdef const floating* src = X
+    cdef floating* dst
+    cdef floating* d_cur = deltas
+    cdef floating* d_prev
+    cdef double loss
+    cdef bint fresh
+
+    for k in range(n_steps):
+        s = &steps[k]
+        dst = acts + rows * s.act_off
+        gemm(False, False, <int>rows, <int>s.n_out, <int>s.n_in, 1, src, <int>s.n_in,
+             params + s.w_off, <int>s.n_out, 0, dst, <int>s.n_out)
+        if k < last:
+            bias_activation(dst, params + s.b_off, rows, s.n_out, s.act)
+        src = dst
+
+    s = &steps[last]
+    loss = output_error(acts + rows * s.act_off, params + s.b_off, Y, w, scale, d_cur,
+                        rows, s.n_out, s.act)
+    if not backward or not isfinite(loss):
+        return loss
+
+    for k in range(last, -1, -1):
+        s = &steps[k]
+        src = X if k == 0 else acts + rows * steps[k - 1].act_off
+        fresh = s.grad_starts and not accumulate
+        gemm(True, False, <int>s.n_in, <int>s.n_out, <int>rows, 1, src, <int>s.n_in,
+             d_cur, <int>s.n_out, 0 if fresh else 1, grads + s.w_off, <int>s.n_out)
+        if fresh:
+            memset(grads + s.b_off, 0, s.n_out * sizeof(floating))
+        add_column_sums(grads + s.b_off, d_cur, rows, s.n_out)
+        if k > 0:
+            d_prev = deltas + rows * max_width if d_cur == deltas else deltas
+            gemm(False, True, <int>rows, <int>s.n_in, <int>s.n_out, 1, d_cur,
+                 <int>s.n_out, params + s.w_off, <int>s.n_out, 0, d_prev, <int>s.n_in)
+            activation_derivative(d_prev, src, rows * s.n_in, steps[k - 1].act)
+            d_cur = d_prev
+        if opt != NULL and s.grad_complete:
+            update_layer(s, params, grads, opt)
+    return loss
+
+
+cdef double loss_gradient_all(const Step* steps, Py_ssize_t n_steps, floating* params,
+                              floating* grads, const floating* X, const floating* Y,
+                              const floating* w, floating scale, Py_ssize_t n,
+                              Py_ssize_t n_in, Py_ssize_t n_out, floating* acts,
+                              floating* deltas, Py_ssize_t block, Py_ssize_t max_width,
+                              bint backward) noexcept nogil:
+    """sum_i w_i L_i over all n rows, in blocks; gradients added into ``grads``
+    (which the caller zeroes)."""
+    cdef Py_ssize_t start = 0, rows
+    cdef double total = 0
+    cdef const floating* w_block = NULL
+    while start < n:
+        rows = n - start if n - start < block else block
+        if w != NULL:
+            w_block = w + start
+        total += forward_backward(steps, n_steps, params, grads, X + start * n_in,
+                                  Y + start * n_out, w_block, scale, rows, acts, deltas,
+                                  max_width, backward, True, NULL)
+        start += rows
+    return total

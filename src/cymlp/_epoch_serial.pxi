@@ -1,0 +1,77 @@
+# Part of _engine.pyx (textually included there: it shares its imports, constants and
+# structs).  The mini-batch epoch on one thread (BLAS threads it as the user set).
+
+# -- the epoch loop -----------------------------------------------------------
+
+cdef void begin_step(Optim* opt, double alpha, double sw) noexcept nogil:
+    """Set this batch's L2 factor and step size (Adam: bias-corrected for step t + 1)."""
+    opt.l2 = alpha / sw
+    if opt.kind == 0:
+        opt.step_lr = opt.lr
+    else:
+        opt.step_lr = (opt.lr * sqrt(1.0 - pow(opt.beta2, <double>(opt.t + 1)))
+                       / (1.0 - pow(opt.beta1, <double>(opt.t + 1))))
+
+
+cdef int end_batch(Optim* opt, EpochStats* stats, double loss, double sw, Py_ssize_t rows,
+                   Py_ssize_t* since_check, Py_ssize_t check_every) except -1 nogil:
+    """Count a finished batch (Adam's step, the epoch sums); check for Ctrl-C every
+    ``check_every`` batches."""
+    if opt.kind != 0:
+        opt.t += 1
+    stats.loss_sum += loss * sw
+    stats.weight_sum += sw
+    stats.n_batches += 1
+    stats.n_samples += rows
+    since_check[0] += 1
+    if since_check[0] >= check_every:
+        since_check[0] = 0
+        with gil:
+            PyErr_CheckSignals()
+    return 0
+
+
+cdef int run_epoch(const Step* steps, Py_ssize_t n_steps, Py_ssize_t n_params,
+                   Py_ssize_t n_coef, Py_ssize_t max_width,
+                   floating* params, floating* grads,
+                   const floating* X, const floating* Y, const floating* W,
+                   const Py_ssize_t* order, Py_ssize_t n, Py_ssize_t n_in, Py_ssize_t n_out,
+                   Py_ssize_t batch_size, floating* xb, floating* yb, floating* wb,
+                   floating* acts, floating* deltas, Optim* opt, double alpha,
+                   EpochStats* stats) except -1 nogil:
+    """One pass over ``order``: gather, forward, backward, update, batch by batch.
+
+    Stops early (status DIVERGED, parameters untouched by that batch) when a batch
+    loss is not finite.  Checks for Ctrl-C between batches; a KeyboardInterrupt leaves
+    the parameters of the last finished batch."""
+    cdef Py_ssize_t start = 0, rows, since_check = 0
+    cdef Py_ssize_t check_every = SIGNAL_CHECK_WORK // (n_params * batch_size + 1) + 1
+    cdef double loss, sw, penalty
+    while start < n:
+        rows = n - start if n - start < batch_size else batch_size
+        gather_rows(xb, X, order + start, rows, n_in)
+        gather_rows(yb, Y, order + start, rows, n_out)
+        if W != NULL:
+            gather_rows(wb, W, order + start, rows, 1)
+            sw = weight_sum(W, order + start, rows)
+        else:
+            sw = <double>rows
+        # the penalty uses the weights before this batch's update; a non-finite one
+        # must stop the epoch here, before forward_backward applies any update
+        penalty = 0.5 * alpha * dot(<int>n_coef, params, params) if alpha > 0 else 0.0
+        if not isfinite(penalty):
+            stats.status = _DIVERGED
+            return 0
+        begin_step(opt, alpha, sw)
+        loss = forward_backward(steps, n_steps, params, grads, xb, yb,
+                                wb if W != NULL else NULL, <floating>(1.0 / sw), rows,
+                                acts, deltas, max_width, True, False, opt)
+        loss = (loss + penalty) / sw
+        if not isfinite(loss):
+            # the data loss was not finite: forward_backward returned before any update
+            stats.status = _DIVERGED
+            return 0
+        end_batch(opt, stats, loss, sw, rows, &since_check, check_every)
+        start += rows
+    stats.status = _DONE
+    return 0

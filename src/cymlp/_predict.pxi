@@ -1,0 +1,164 @@
+# Part of _engine.pyx (textually included there: it shares its imports, constants and
+# structs).  Prediction: the whole-batch gemm path, its row chunks on the pool, and the
+# row-product path for fewer than SMALL_ROWS rows.
+
+# -- forward ------------------------------------------------------------------
+
+cdef void forward_block(const Step* steps, Py_ssize_t n_steps, const floating* params,
+                        const floating* X, Py_ssize_t rows, floating* out,
+                        floating* scratch, Py_ssize_t scratch_stride) noexcept nogil:
+    """O_k = f_k(O_{k-1} W_k + b_k) for every step; the last output goes to ``out``.
+
+    ``scratch`` holds two ping-pong blocks of ``scratch_stride`` elements for the
+    hidden outputs, which prediction does not keep."""
+    cdef Py_ssize_t k, r
+    cdef const Step* s
+    cdef const floating* src = X
+    cdef floating* dst
+    for k in range(n_steps):
+        s = &steps[k]
+        dst = out if k == n_steps - 1 else scratch + (k % 2) * scratch_stride
+        gemm(False, False, <int>rows, <int>s.n_out, <int>s.n_in, 1, src, <int>s.n_in,
+             params + s.w_off, <int>s.n_out, 0, dst, <int>s.n_out)
+        bias_activation(dst, params + s.b_off, rows, s.n_out, s.act)
+        src = dst
+
+
+cdef int predict_all(const Step* steps, Py_ssize_t n_steps, Py_ssize_t max_width,
+                     const floating* params, const floating* X, Py_ssize_t n,
+                     Py_ssize_t n_in, floating* out, Py_ssize_t n_out) noexcept nogil:
+    """Forward pass over n rows in blocks; private scratch, so threads may share a model.
+
+    Returns -1 when the scratch memory cannot be allocated, else 0."""
+    cdef Py_ssize_t block = n if n < BLOCK_ROWS else BLOCK_ROWS
+    cdef Py_ssize_t start, rows
+    cdef floating* scratch = <floating*>malloc(2 * block * max_width * sizeof(floating))
+    if scratch == NULL:
+        return -1
+    start = 0
+    while start < n:
+        rows = n - start if n - start < block else block
+        forward_block(steps, n_steps, params, X + start * n_in, rows,
+                      out + start * n_out, scratch, block * max_width)
+        start += rows
+    free(scratch)
+    return 0
+
+
+cdef struct PredictJob:
+    const Step* steps
+    Py_ssize_t n_steps, max_width, n, n_in, n_out, n_chunks
+    const void* params
+    const void* X
+    void* out
+    bint failed          # a chunk could not allocate its scratch
+
+
+cdef void predict_chunk(const floating* params, PredictJob* job,
+                        Py_ssize_t c) noexcept nogil:
+    """Rows [n c / T, n (c + 1) / T) of a prediction split into T chunks."""
+    cdef Py_ssize_t r0 = job.n * c // job.n_chunks
+    cdef Py_ssize_t r1 = job.n * (c + 1) // job.n_chunks
+    if r1 > r0 and predict_all(job.steps, job.n_steps, job.max_width, params,
+                               <const floating*>job.X + r0 * job.n_in, r1 - r0,
+                               job.n_in, <floating*>job.out + r0 * job.n_out,
+                               job.n_out) != 0:
+        job.failed = True
+
+
+cdef void predict_chunk_f(void* job, Py_ssize_t c) noexcept nogil:
+    predict_chunk(<const float*>(<PredictJob*>job).params, <PredictJob*>job, c)
+
+
+cdef void predict_chunk_d(void* job, Py_ssize_t c) noexcept nogil:
+    predict_chunk(<const double*>(<PredictJob*>job).params, <PredictJob*>job, c)
+
+
+cdef Py_ssize_t k_blocks(const Step* s, Py_ssize_t itemsize) noexcept nogil:
+    """Blocks of W's rows for the small-prediction path: ~K_BLOCK_BYTES each, at least
+    two from SPLIT_BYTES on, at most MAX_K_BLOCKS and one row each."""
+    cdef Py_ssize_t bytes = s.n_in * s.n_out * itemsize
+    cdef Py_ssize_t n = (bytes + K_BLOCK_BYTES - 1) // K_BLOCK_BYTES
+    if bytes >= SPLIT_BYTES:
+        n = max(n, 2)
+    return max(1, min(n, MAX_K_BLOCKS, s.n_in))
+
+
+cdef struct SmallJob:
+    const Step* step
+    const void* params
+    const void* src      # rows x step.n_in
+    void* partial        # step.k_blocks x rows x step.n_out
+    Py_ssize_t rows
+
+
+cdef inline Py_ssize_t padded(Py_ssize_t n) noexcept nogil:
+    """n rounded up to a multiple of 16 elements (whole cache lines)."""
+    return (n + 15) // 16 * 16
+
+
+cdef void small_block(const floating* params, SmallJob* job, Py_ssize_t c) noexcept nogil:
+    """Partial products of block c of W's rows, for every row of the job.
+
+    Each block's partial sums start on their own cache line: two cores adding into
+    one line would pass it back and forth on every pass over W."""
+    cdef const Step* s = job.step
+    cdef Py_ssize_t k0 = s.n_in * c // s.k_blocks
+    cdef Py_ssize_t k1 = s.n_in * (c + 1) // s.k_blocks
+    cdef const floating* src = <const floating*>job.src
+    cdef floating* partial = <floating*>job.partial + c * padded(job.rows * s.n_out)
+    cdef Py_ssize_t r
+    for r in range(job.rows):
+        row_product(src + r * s.n_in + k0, params + s.w_off + k0 * s.n_out, s.n_out,
+                    k1 - k0, s.n_out, partial + r * s.n_out)
+
+
+cdef void small_block_f(void* job, Py_ssize_t c) noexcept nogil:
+    small_block(<const float*>(<SmallJob*>job).params, <SmallJob*>job, c)
+
+
+cdef void small_block_d(void* job, Py_ssize_t c) noexcept nogil:
+    small_block(<const double*>(<SmallJob*>job).params, <SmallJob*>job, c)
+
+
+cdef int predict_small(const Step* steps, Py_ssize_t n_steps, Py_ssize_t max_out,
+                       Py_ssize_t max_k_blocks, const floating* params,
+                       const floating* X, Py_ssize_t rows, floating* out,
+                       bint use_helpers) noexcept nogil:
+    """Forward pass over fewer than SMALL_ROWS rows with row_product, W in row blocks.
+
+    With ``use_helpers`` (the caller holds the pool) the blocks of a layer may run on
+    helper threads.  ``max_out`` is the widest layer output.  Returns -1 when the scratch
+    memory cannot be allocated, else 0."""
+    cdef Py_ssize_t width = padded(rows * max_out)
+    # 64 spare bytes to start the partial sums on a cache line
+    cdef void* memory = malloc((2 + max_k_blocks) * width * sizeof(floating) + 64)
+    cdef floating* scratch = <floating*>memory
+    cdef floating* partial = <floating*>((<size_t>(scratch + 2 * width) + 63) & ~(<size_t>63))
+    cdef const floating* src = X
+    cdef floating* dst
+    cdef const Step* s
+    cdef SmallJob job
+    cdef Py_ssize_t k, c, n, stride
+    if memory == NULL:
+        return -1
+    job.params = params
+    job.rows = rows
+    for k in range(n_steps):
+        s = &steps[k]
+        dst = out if k == n_steps - 1 else scratch + (k % 2) * width
+        n = rows * s.n_out
+        stride = padded(n)
+        job.step = s
+        job.src = src
+        job.partial = dst if s.k_blocks == 1 else partial
+        pool_run(small_block_f if floating is float else small_block_d, &job, s.k_blocks,
+                 use_helpers)
+        if s.k_blocks > 1:
+            memcpy(dst, partial, n * sizeof(floating))
+            for c in range(1, s.k_blocks):
+                add_scaled(dst, partial + c * stride, n, 1)
+        bias_activation(dst, params + s.b_off, rows, s.n_out, s.act)
+        src = dst
+    free(memory)
+    return 0
