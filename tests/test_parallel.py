@@ -148,6 +148,13 @@ def test_column_split_batches_with_shared_layers(layers):
     np.testing.assert_allclose(split.params, serial.params, rtol=1e-10, atol=1e-12)
 
 
+def test_column_split_of_a_single_layer_network():
+    serial, _, _ = _train([12, 4], 1, Adam(1e-2), 16, alpha=1e-2)
+    split, _, status = _train([12, 4], 3, Adam(1e-2), 16, alpha=1e-2, by_columns=True)
+    assert status == 0
+    np.testing.assert_allclose(split.params, serial.params, rtol=1e-10, atol=1e-12)
+
+
 def test_column_split_in_float32_and_with_one_row_batches():
     serial, _, _ = _train([20, 16, 5], 1, Adam(1e-2), 1, dtype=np.float32, n=40)
     split, _, _ = _train([20, 16, 5], 2, Adam(1e-2), 1, dtype=np.float32, n=40,
