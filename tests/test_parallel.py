@@ -168,13 +168,14 @@ def test_split_batches_in_float32():
     np.testing.assert_allclose(split.params, serial.params, rtol=1e-3, atol=1e-5)
 
 
-def test_results_depend_on_the_chunk_count_not_on_the_threads():
+@pytest.mark.parametrize("by_columns", [False, True])
+def test_results_depend_on_the_chunk_count_not_on_the_threads(by_columns):
     # the same chunk count gives bit-identical results with or without helper threads
-    first, _, _ = _train([12, 9, 4], 3, Adam(1e-2), 64)
+    first, _, _ = _train([12, 9, 4], 3, Adam(1e-2), 64, by_columns=by_columns)
     busy = threading.Thread(target=_pool._count_runs,
                             args=(np.zeros(2, dtype=np.int64), 20000, 200))
     busy.start()   # holds the pool for a while: this training runs its chunks alone
-    second, _, _ = _train([12, 9, 4], 3, Adam(1e-2), 64)
+    second, _, _ = _train([12, 9, 4], 3, Adam(1e-2), 64, by_columns=by_columns)
     busy.join()
     np.testing.assert_array_equal(first.params, second.params)
 
