@@ -22,7 +22,7 @@ long long use_sync(long long *word) {
     void use_##S(T *a, T *b, T *c, T *d, const cymlp_index *idx, cymlp_index n) { \
         cymlp_bias_activation_##S(a, b, n, n, CYMLP_TANH); \
         cymlp_activation_derivative_##S(a, b, n, CYMLP_RELU); \
-        cymlp_add_column_sums_##S(a, b, n, n); \
+        cymlp_add_column_sums_##S(a, b, n, n, n); \
         cymlp_gather_rows_##S(a, b, idx, n, n); \
         (void)cymlp_output_error_##S(a, b, c, d, 1, d, n, n, CYMLP_SOFTMAX); \
         cymlp_sgd_update_##S(a, b, NULL, c, n, 0, 1, 0, 1); \

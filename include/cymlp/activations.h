@@ -100,14 +100,16 @@ CYMLP_DISPATCH static void CYMLP_FN(cymlp_activation_derivative)(CYMLP_REAL *res
     }
 }
 
-/* out[j] += sum_i D[i, j]: the bias gradient db = sum over the batch of delta. */
+/* out[j] += sum_i D[i, j] for j < cols, rows of D ld apart: the bias gradient
+ * db = sum over the batch of delta (ld = cols; a column slice of delta: ld > cols). */
 CYMLP_DISPATCH static void CYMLP_FN(cymlp_add_column_sums)(CYMLP_REAL *restrict out,
                                             const CYMLP_REAL *restrict D,
-                                            cymlp_index rows, cymlp_index cols)
+                                            cymlp_index rows, cymlp_index cols,
+                                            cymlp_index ld)
 {
     cymlp_index i, j;
     for (i = 0; i < rows; i++) {
-        const CYMLP_REAL *restrict d = D + i * cols;
+        const CYMLP_REAL *restrict d = D + i * ld;
         for (j = 0; j < cols; j++)
             out[j] += d[j];
     }

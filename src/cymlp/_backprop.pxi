@@ -93,7 +93,7 @@ cdef double forward_backward(const Step* steps, Py_ssize_t n_steps, floating* pa
              d_cur, <int>s.n_out, 0 if fresh else 1, grads + s.w_off, <int>s.n_out)
         if fresh:
             memset(grads + s.b_off, 0, s.n_out * sizeof(floating))
-        add_column_sums(grads + s.b_off, d_cur, rows, s.n_out)
+        add_column_sums(grads + s.b_off, d_cur, rows, s.n_out, s.n_out)
         if k > 0:
             d_prev = deltas + rows * max_width if d_cur == deltas else deltas
             gemm(False, True, <int>rows, <int>s.n_in, <int>s.n_out, 1, d_cur,

@@ -34,6 +34,15 @@ cdef inline Py_ssize_t cut(Py_ssize_t n, Py_ssize_t c, Py_ssize_t T) noexcept no
     return n * c // T
 
 
+cdef inline const floating* step_input(const floating* params,
+                                       const ColumnEpoch* ep) noexcept nogil:
+    """O_{k-1} of step ep.k: the gathered rows for step 0, else the previous output
+    (``params`` only picks the element type)."""
+    if ep.k == 0:
+        return <const floating*>ep.xb
+    return <const floating*>ep.acts + ep.rows * ep.steps[ep.k - 1].act_off
+
+
 cdef void forward_columns(floating* params, ColumnEpoch* ep, Py_ssize_t c) noexcept nogil:
     """Chunk c of the forward job of step ep.k (and, in step 0, its share of the L2
     penalty, taken before any update of this batch)."""
@@ -41,8 +50,7 @@ cdef void forward_columns(floating* params, ColumnEpoch* ep, Py_ssize_t c) noexc
     cdef Py_ssize_t T = ep.n_chunks, rows = ep.rows, r
     cdef Py_ssize_t c0 = cut(s.n_out, c, T), c1 = cut(s.n_out, c + 1, T)
     cdef Py_ssize_t p0, p1
-    cdef const floating* src = (<floating*>ep.xb if ep.k == 0 else
-                                <floating*>ep.acts + rows * ep.steps[ep.k - 1].act_off)
+    cdef const floating* src = step_input(params, ep)
     cdef floating* dst = <floating*>ep.acts + rows * s.act_off
     if ep.k == 0:
         p0 = cut(ep.n_coef, c, T)
@@ -66,8 +74,7 @@ cdef void backward_columns(floating* params, ColumnEpoch* ep, Py_ssize_t c) noex
     cdef Py_ssize_t T = ep.n_chunks, rows = ep.rows, r
     cdef Py_ssize_t r0 = cut(s.n_in, c, T), r1 = cut(s.n_in, c + 1, T)
     cdef Py_ssize_t b0 = cut(s.n_out, c, T), b1 = cut(s.n_out, c + 1, T)
-    cdef const floating* src = (<floating*>ep.xb if ep.k == 0 else
-                                <floating*>ep.acts + rows * ep.steps[ep.k - 1].act_off)
+    cdef const floating* src = step_input(params, ep)
     cdef const floating* d_cur = <floating*>ep.d_cur
     cdef floating* d_prev = <floating*>ep.d_prev
     cdef floating* grads = <floating*>ep.grads
@@ -89,8 +96,7 @@ cdef void backward_columns(floating* params, ColumnEpoch* ep, Py_ssize_t c) noex
     if b1 > b0:
         if s.grad_starts:
             memset(grads + s.b_off + b0, 0, (b1 - b0) * sizeof(floating))
-        for r in range(rows):
-            add_scaled(grads + s.b_off + b0, d_cur + r * s.n_out + b0, b1 - b0, 1)
+        add_column_sums(grads + s.b_off + b0, d_cur + b0, rows, b1 - b0, s.n_out)
         if s.grad_complete:
             update_slice(params, grads, NULL, ep.opt, s.b_off + b0, s.b_off + b1, 0)
 
@@ -120,7 +126,6 @@ cdef int run_epoch_columns(ColumnEpoch* ep, floating* deltas, Py_ssize_t max_wid
     above).  Same contract: a batch whose loss or penalty is not finite is not applied
     and ends the epoch (DIVERGED); Ctrl-C is checked between batches."""
     cdef const Step* last = &ep.steps[ep.n_steps - 1]
-    cdef const Step* s
     cdef Py_ssize_t start = 0, rows, c, k, since_check = 0
     cdef Py_ssize_t n_in = ep.steps[0].n_in, n_out = last.n_out
     cdef Py_ssize_t check_every = SIGNAL_CHECK_WORK // (ep.n_coef * batch_size + 1) + 1
@@ -132,13 +137,8 @@ cdef int run_epoch_columns(ColumnEpoch* ep, floating* deltas, Py_ssize_t max_wid
     while start < n:
         rows = n - start if n - start < batch_size else batch_size
         ep.rows = rows
-        gather_rows(<floating*>ep.xb, X, order + start, rows, n_in)
-        gather_rows(yb, Y, order + start, rows, n_out)
-        if W != NULL:
-            gather_rows(wb, W, order + start, rows, 1)
-            sw = weight_sum(W, order + start, rows)
-        else:
-            sw = <double>rows
+        sw = gather_batch(<floating*>ep.xb, yb, wb, X, Y, W, order + start, rows, n_in,
+                          n_out)
         for k in range(ep.n_steps):
             ep.k = k
             pool_run(forward_fn, ep, ep.n_chunks, use_helpers)

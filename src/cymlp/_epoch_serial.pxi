@@ -31,6 +31,19 @@ cdef int end_batch(Optim* opt, EpochStats* stats, double loss, double sw, Py_ssi
     return 0
 
 
+cdef double gather_batch(floating* xb, floating* yb, floating* wb, const floating* X,
+                         const floating* Y, const floating* W, const Py_ssize_t* idx,
+                         Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out) noexcept nogil:
+    """Gather the batch rows ``idx`` of X, Y and (unless NULL) W; return the batch
+    weight (the sum of its sample weights, or its row count)."""
+    gather_rows(xb, X, idx, rows, n_in)
+    gather_rows(yb, Y, idx, rows, n_out)
+    if W == NULL:
+        return <double>rows
+    gather_rows(wb, W, idx, rows, 1)
+    return weight_sum(W, idx, rows)
+
+
 cdef int run_epoch(const Step* steps, Py_ssize_t n_steps, Py_ssize_t n_params,
                    Py_ssize_t n_coef, Py_ssize_t max_width,
                    floating* params, floating* grads,
@@ -49,13 +62,7 @@ cdef int run_epoch(const Step* steps, Py_ssize_t n_steps, Py_ssize_t n_params,
     cdef double loss, sw, penalty
     while start < n:
         rows = n - start if n - start < batch_size else batch_size
-        gather_rows(xb, X, order + start, rows, n_in)
-        gather_rows(yb, Y, order + start, rows, n_out)
-        if W != NULL:
-            gather_rows(wb, W, order + start, rows, 1)
-            sw = weight_sum(W, order + start, rows)
-        else:
-            sw = <double>rows
+        sw = gather_batch(xb, yb, wb, X, Y, W, order + start, rows, n_in, n_out)
         # the penalty uses the weights before this batch's update; a non-finite one
         # must stop the epoch here, before forward_backward applies any update
         penalty = 0.5 * alpha * dot(<int>n_coef, params, params) if alpha > 0 else 0.0

@@ -13,9 +13,9 @@ cdef extern from "cymlp/kernels.h" nogil:
     void cymlp_activation_derivative_f(float* D, const float* A, cymlp_index n, int act)
     void cymlp_activation_derivative_d(double* D, const double* A, cymlp_index n, int act)
     void cymlp_add_column_sums_f(float* out, const float* D, cymlp_index rows,
-                                 cymlp_index cols)
+                                 cymlp_index cols, cymlp_index ld)
     void cymlp_add_column_sums_d(double* out, const double* D, cymlp_index rows,
-                                 cymlp_index cols)
+                                 cymlp_index cols, cymlp_index ld)
     void cymlp_gather_rows_f(float* out, const float* src, const cymlp_index* idx,
                              cymlp_index rows, cymlp_index cols)
     void cymlp_gather_rows_d(double* out, const double* src, const cymlp_index* idx,
@@ -74,12 +74,12 @@ cdef inline void activation_derivative(floating* D, const floating* A, Py_ssize_
 
 
 cdef inline void add_column_sums(floating* out, const floating* D, Py_ssize_t rows,
-                                 Py_ssize_t cols) noexcept nogil:
-    """out[j] += sum_i D[i, j]"""
+                                 Py_ssize_t cols, Py_ssize_t ld) noexcept nogil:
+    """out[j] += sum_i D[i, j] for j < cols, the rows of D ld elements apart"""
     if floating is float:
-        cymlp_add_column_sums_f(out, D, rows, cols)
+        cymlp_add_column_sums_f(out, D, rows, cols, ld)
     else:
-        cymlp_add_column_sums_d(out, D, rows, cols)
+        cymlp_add_column_sums_d(out, D, rows, cols, ld)
 
 
 cdef inline void gather_rows(floating* out, const floating* src, const Py_ssize_t* idx,
