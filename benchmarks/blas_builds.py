@@ -29,7 +29,9 @@ from cymlp._blas import gemm_memview  # noqa: E402
 
 
 def batch_products(batch, dtype, rng):
-    """The products of one batch: (name, cython_blas call, numpy call) triples.
+    """The products of one batch: (name, cython_blas call, numpy call, output) tuples.
+
+    Both calls of a tuple compute the same product into ``output``.
 
     Parameters
     ----------
@@ -40,7 +42,7 @@ def batch_products(batch, dtype, rng):
 
     Returns
     -------
-    list of (str, callable, callable)
+    list of (str, callable, callable, ndarray)
     """
     products = []
     for k, (n_in, n_out) in enumerate(zip(SIZES[:-1], SIZES[1:])):
@@ -53,16 +55,16 @@ def batch_products(batch, dtype, rng):
         products.append((
             "O%d W%d  (%dx%d @ %dx%d)" % (k, k + 1, batch, n_in, n_in, n_out),
             lambda O=O, W=W, U=U: gemm_memview(False, False, 1.0, O, W, 0.0, U),
-            lambda O=O, W=W, U=U: np.matmul(O, W, out=U)))
+            lambda O=O, W=W, U=U: np.matmul(O, W, out=U), U))
         products.append((
             "O%dT D%d (%dx%d @ %dx%d)" % (k, k + 1, n_in, batch, batch, n_out),
             lambda O=O, D=D, G=G: gemm_memview(True, False, 1.0, O, D, 0.0, G),
-            lambda O=O, D=D, G=G: np.matmul(O.T, D, out=G)))
+            lambda O=O, D=D, G=G: np.matmul(O.T, D, out=G), G))
         if k > 0:
             products.append((
                 "D%d W%dT (%dx%d @ %dx%d)" % (k + 1, k + 1, batch, n_out, n_out, n_in),
                 lambda D=D, W=W, E=E: gemm_memview(False, True, 1.0, D, W, 0.0, E),
-                lambda D=D, W=W, E=E: np.matmul(D, W.T, out=E)))
+                lambda D=D, W=W, E=E: np.matmul(D, W.T, out=E), E))
     return products
 
 
@@ -127,7 +129,7 @@ def main(argv=None):
                   "| SciPy ÷ NumPy |" % batch)
             print("| --- | ---: | ---: | ---: |")
             totals = [0.0, 0.0]
-            for name, scipy_call, numpy_call in batch_products(batch, dtype, rng):
+            for name, scipy_call, numpy_call, _ in batch_products(batch, dtype, rng):
                 times = time_pair(scipy_call, numpy_call, args.calls, args.rounds)
                 totals = [t + s for t, s in zip(totals, times)]
                 print("| %s | %.1f | %.1f | %.2f |" % (name, times[0], times[1],
