@@ -172,18 +172,18 @@ def train(args):
     X_fit, X_val, X_test = (np.ascontiguousarray(a, dtype=dtype)
                             for a in (X_fit, X_val, data.X_test))
     classes = np.arange(10)
+    sizes = (784,) + args.layers + (10,)
     clf = MLPClassifier(hidden_layer_sizes=args.layers, activation=args.activation,
                         solver=args.solver, alpha=args.alpha, batch_size=args.batch_size,
                         learning_rate_init=args.learning_rate,
                         random_state=np.random.RandomState(args.seed))
     print("cymlp: training %s on Fashion-MNIST: %d train / %d validation / %d test images, "
-          "%s, %s, batch %d, %s" % ("-".join(map(str, (784,) + args.layers + (10,))),
+          "%s, %s, batch %d, %s" % ("-".join(map(str, sizes)),
                                     len(y_fit), len(y_val), len(data.y_test), args.activation,
                                     args.solver, args.batch_size, args.dtype), flush=True)
     history, seconds = [], []
     interrupted = False
     # one thread plan for the whole loop: training and the scores between epochs
-    sizes = (784,) + args.layers + (10,)
     n_coef = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
     with threadpool_limits(args.threads), training_plan(args.batch_size, n_coef):
         bar = tqdm(range(1, args.epochs + 1), desc="epochs", unit="epoch",

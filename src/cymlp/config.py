@@ -61,5 +61,5 @@ def show_config(file=None):
             else "", lib["implementation"], lib["version"], lib["threads"], lib["library"]),
             file=out)
     print("training threads: %d (batches of at least %d rows are split into that many "
-          "row chunks, smaller ones by columns)"
+          "row chunks, smaller ones by columns if the network is large enough)"
           % (info["training_threads"], MIN_CHUNK_ROWS * info["training_threads"]), file=out)
