@@ -11,8 +11,12 @@ optimizer step is one loop and the L2 penalty covers the prefix ``[0, n_coef)``.
 Two steps may point at the same (W, b): the backward pass *adds* into the gradient
 buffer (gemm with beta = 1), so a shared layer gets the sum of its gradients.
 
-The Python layer (``network.py``) validates every array before it gets here: the
-functions below assume C-contiguous buffers of the engine's dtype and right shapes.
+The Python layer (``network.py``) validates and converts user arrays before they get
+here.  The ``Engine`` checks again, in compiled code, every array it is handed against
+its own steps (type, dtype, layout, rows and columns, writability, the indices of
+``order``): whatever a Python attribute says, no call can make the nogil functions
+below read or write outside a buffer.  Those functions then assume C-contiguous
+buffers of the engine's dtype and right shapes.
 
 The nogil functions live in the files included below, one job each (``_predict.pxi``,
 ``_backprop.pxi``, ``_epoch_serial.pxi``, ``_epoch_rows.pxi``, ``_epoch_columns.pxi``);
@@ -33,6 +37,7 @@ from cymlp._kernels cimport (activation_derivative, adam_update, add_column_sums
 from cymlp._pool cimport (chunk_fn, pool_acquire, pool_helpers, pool_release, pool_run,
                           thread_limit)
 
+from cymlp._names import ACTIVATION_CODES, OUTPUT_CODES
 from cymlp._pool import reserve as reserve_helpers
 
 cnp.import_array()
@@ -65,6 +70,10 @@ EPOCH_DIVERGED = 1
 cdef enum:
     _DONE = 0
     _DIVERGED = 1
+
+# Activation codes a hidden and an output step may have (enum cymlp_activation).
+HIDDEN_ACTIVATION_CODES = frozenset(ACTIVATION_CODES.values())
+OUTPUT_ACTIVATION_CODES = frozenset(OUTPUT_CODES.values())
 
 # Optimizer kinds.
 OPTIMIZER_SGD = 0
@@ -106,6 +115,48 @@ cdef inline void* data_ptr(object array):
     return cnp.PyArray_DATA(<cnp.ndarray>array)
 
 
+# The largest dimension or parameter count the engine accepts: BLAS takes 32-bit sizes.
+cdef Py_ssize_t MAX_BLAS_INT = 2147483647
+
+
+cdef int check_buffer(object array, str name, int typenum, int ndim, Py_ssize_t rows,
+                      Py_ssize_t cols, bint writable) except -1:
+    """Raise unless ``array`` is an aligned, C-contiguous ndarray of ``typenum`` in native
+    byte order, with ``ndim`` dimensions, ``rows`` rows (any when -1) and, for 2-D,
+    ``cols`` columns; and writable when ``writable``."""
+    cdef cnp.ndarray a
+    if not isinstance(array, cnp.ndarray):
+        raise TypeError("%s must be a numpy array, got %s" % (name, type(array).__name__))
+    a = <cnp.ndarray>array
+    if cnp.PyArray_TYPE(a) != typenum or not cnp.PyArray_ISNOTSWAPPED(a):
+        raise TypeError("%s has dtype %s; the engine needs %s"
+                        % (name, a.dtype, np.dtype(np.float32 if typenum == cnp.NPY_FLOAT32
+                                                   else np.float64 if typenum == cnp.NPY_FLOAT64
+                                                   else np.intp)))
+    if cnp.PyArray_NDIM(a) != ndim:
+        raise ValueError("%s must have %d dimension(s), got %d" % (name, ndim, a.ndim))
+    if rows >= 0 and cnp.PyArray_DIM(a, 0) != rows:
+        raise ValueError("%s has %d rows, expected %d" % (name, cnp.PyArray_DIM(a, 0), rows))
+    if ndim == 2 and cnp.PyArray_DIM(a, 1) != cols:
+        raise ValueError("%s has %d columns, the network expects %d"
+                         % (name, cnp.PyArray_DIM(a, 1), cols))
+    if not cnp.PyArray_IS_C_CONTIGUOUS(a) or not cnp.PyArray_ISALIGNED(a):
+        raise ValueError("%s must be an aligned, C-contiguous array" % name)
+    if writable and not cnp.PyArray_ISWRITEABLE(a):
+        raise ValueError("%s must be writable" % name)
+    return 0
+
+
+cdef bint indices_in_range(const Py_ssize_t* idx, Py_ssize_t n,
+                           Py_ssize_t n_rows) noexcept nogil:
+    """Whether every ``idx[i]`` lies in ``[0, n_rows)``."""
+    cdef Py_ssize_t i
+    for i in range(n):
+        if idx[i] < 0 or idx[i] >= n_rows:
+            return False
+    return True
+
+
 # The compiled functions, one file per job:
 include "_predict.pxi"
 include "_backprop.pxi"
@@ -134,6 +185,7 @@ cdef class Engine:
     cdef readonly Py_ssize_t max_k_blocks, max_out
     cdef readonly object params, grads
     cdef readonly bint is_float
+    cdef int typenum
     cdef object _acts, _deltas, _xb, _yb, _wb
     cdef Py_ssize_t _ws_rows
     # data-parallel workspace: per chunk (grads, xb, yb, wb, acts, deltas)
@@ -146,11 +198,49 @@ cdef class Engine:
     cdef object __weakref__
 
     def __cinit__(self, params, grads, steps, Py_ssize_t n_coef):
-        cdef Py_ssize_t k, off = 0
+        cdef Py_ssize_t k, off = 0, n_params
+        cdef int typenum
         self.steps = NULL
+        steps = [tuple(step) for step in steps]
         self.n_steps = len(steps)
         if self.n_steps == 0:
             raise ValueError("a network needs at least one step")
+        if not isinstance(params, cnp.ndarray):
+            raise TypeError("params must be a numpy array")
+        typenum = cnp.PyArray_TYPE(<cnp.ndarray>params)
+        if typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64:
+            raise TypeError("params must be float32 or float64, got %s" % params.dtype)
+        check_buffer(params, "params", typenum, 1, -1, 0, True)
+        n_params = params.shape[0]
+        check_buffer(grads, "grads", typenum, 1, n_params, 0, True)
+        if n_params > MAX_BLAS_INT:
+            raise ValueError("%d parameters: more than BLAS's 32-bit sizes allow" % n_params)
+        if not 0 <= n_coef <= n_params:
+            raise ValueError("n_coef=%d outside [0, %d]" % (n_coef, n_params))
+        # which step uses a layer (its W offset) first and last, in one pass each way
+        first_use, last_use = {}, {}
+        for k in range(self.n_steps):
+            if len(steps[k]) != 5:
+                raise ValueError("each step is (n_in, n_out, w_offset, b_offset, "
+                                 "activation_code)")
+            n_in, n_out, w_off, b_off, act = steps[k]
+            if not (1 <= n_in <= MAX_BLAS_INT and 1 <= n_out <= MAX_BLAS_INT):
+                raise ValueError("step %d has shape (%d, %d)" % (k, n_in, n_out))
+            if k and n_in != steps[k - 1][1]:
+                raise ValueError("step %d has %d inputs but step %d has %d outputs"
+                                 % (k, n_in, k - 1, steps[k - 1][1]))
+            if w_off < 0 or w_off + n_in * n_out > n_coef:
+                raise ValueError("step %d: W at %d does not fit the %d coefficients"
+                                 % (k, w_off, n_coef))
+            if b_off < n_coef or b_off + n_out > n_params:
+                raise ValueError("step %d: b at %d does not fit the %d parameters"
+                                 % (k, b_off, n_params))
+            if (act not in OUTPUT_ACTIVATION_CODES if k == self.n_steps - 1
+                    else act not in HIDDEN_ACTIVATION_CODES):
+                raise ValueError("step %d has activation code %d, not one for a %s step"
+                                 % (k, act, "output" if k == self.n_steps - 1 else "hidden"))
+            first_use.setdefault(w_off, k)
+            last_use[w_off] = k
         self.steps = <Step*>malloc(self.n_steps * sizeof(Step))
         if self.steps == NULL:
             raise MemoryError()
@@ -162,8 +252,8 @@ cdef class Engine:
             self.steps[k].b_off = b_off
             self.steps[k].act = act
             self.steps[k].act_off = off
-            self.steps[k].grad_starts = all(later[2] != w_off for later in steps[k + 1:])
-            self.steps[k].grad_complete = all(earlier[2] != w_off for earlier in steps[:k])
+            self.steps[k].grad_starts = last_use[w_off] == k
+            self.steps[k].grad_complete = first_use[w_off] == k
             off += n_out
             self.max_width = max(self.max_width, n_in, n_out)
         self.width_sum = off
@@ -171,9 +261,10 @@ cdef class Engine:
         self.n_out = self.steps[self.n_steps - 1].n_out
         self.params = params
         self.grads = grads
-        self.n_params = params.shape[0]
+        self.n_params = n_params
         self.n_coef = n_coef
-        self.is_float = params.dtype == np.float32
+        self.is_float = typenum == cnp.NPY_FLOAT32
+        self.typenum = typenum
         self.max_k_blocks = 1
         self.max_out = 0
         for k in range(self.n_steps):
@@ -255,12 +346,16 @@ cdef class Engine:
         cdef PredictJob job
         cdef bint owned
         cdef int status, threads = 1
-        cdef Py_ssize_t n = X.shape[0]
+        cdef Py_ssize_t n
         cdef cnp.npy_intp dims[2]
+        check_buffer(X, "X", self.typenum, 2, -1, self.n_in, False)
+        n = cnp.PyArray_DIM(<cnp.ndarray>X, 0)
         if out is None:
             dims[0] = n
             dims[1] = self.n_out
-            out = cnp.PyArray_EMPTY(2, dims, cnp.NPY_FLOAT32 if self.is_float else cnp.NPY_FLOAT64, 0)
+            out = cnp.PyArray_EMPTY(2, dims, self.typenum, 0)
+        else:
+            check_buffer(out, "out", self.typenum, 2, n, self.n_out, True)
         cdef void* x = data_ptr(X)
         cdef void* o = data_ptr(out)
         cdef void* p = data_ptr(self.params)
@@ -332,6 +427,9 @@ cdef class Engine:
         -------
         float
         """
+        self._check_data(X, Y, sample_weight)
+        if not weight_sum > 0 or not isfinite(weight_sum):
+            raise ValueError("weight_sum must be a finite number > 0, got %r" % weight_sum)
         cdef Py_ssize_t n = X.shape[0]
         cdef Py_ssize_t block = n if n < BLOCK_ROWS else BLOCK_ROWS
         cdef double total, scale = 1.0 / weight_sum
@@ -408,7 +506,19 @@ cdef class Engine:
         The sums (loss, weight, batches, samples) and Adam's step count are left in
         the ``last_*`` attributes, also when a KeyboardInterrupt ends the epoch.
         """
+        self._check_data(X, Y, sample_weight)
+        check_buffer(order, "order", cnp.NPY_INTP, 1, -1, 0, False)
         cdef Py_ssize_t n = order.shape[0]
+        if n == 0:
+            raise ValueError("order is empty")
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1, got %d" % batch_size)
+        if optimizer != OPTIMIZER_SGD and optimizer != OPTIMIZER_ADAM:
+            raise ValueError("unknown optimizer code %d" % optimizer)
+        check_buffer(state1, "state1", self.typenum, 1, self.n_params, 0, True)
+        check_buffer(state2, "state2", self.typenum, 1, self.n_params, 0, True)
+        if not self._order_in_range(order, X.shape[0]):
+            raise ValueError("order has indices outside [0, %d)" % X.shape[0])
         cdef Optim opt
         cdef EpochStats stats
         cdef void* x = data_ptr(X)
@@ -468,6 +578,26 @@ cdef class Engine:
             self.last_n_samples = stats.n_samples
             self.last_t = opt.t
         return stats.status
+
+    cdef int _check_data(self, X, Y, sample_weight) except -1:
+        """Raise unless X, Y and the sample weights fit the network and each other."""
+        check_buffer(X, "X", self.typenum, 2, -1, self.n_in, False)
+        if X.shape[0] == 0:
+            raise ValueError("X has no rows")
+        check_buffer(Y, "Y", self.typenum, 2, X.shape[0], self.n_out, False)
+        if sample_weight is not None:
+            check_buffer(sample_weight, "sample_weight", self.typenum, 1, X.shape[0], 0,
+                         False)
+        return 0
+
+    cdef bint _order_in_range(self, order, Py_ssize_t n_rows):
+        """Whether every index of ``order`` (checked intp, 1-D) is a row of X."""
+        cdef const Py_ssize_t* idx = <const Py_ssize_t*>data_ptr(order)
+        cdef Py_ssize_t n = order.shape[0]
+        cdef bint ok
+        with nogil:
+            ok = indices_in_range(idx, n, n_rows)
+        return ok
 
     cdef _train_columns(self, X, Y, sample_weight, const Py_ssize_t* order, Py_ssize_t n,
                         Py_ssize_t batch_size, Optim* opt, double alpha,

@@ -158,11 +158,12 @@ class Network:
                                  % (k, steps[k].n_in, k - 1, steps[k - 1].n_out))
         self.layers = []
         self.step_layers = []
+        index_of = {}   # id(Dense) -> its index in self.layers (one pass, not a scan)
         for dense in steps:
-            if not any(dense is known for known in self.layers):
+            if id(dense) not in index_of:
+                index_of[id(dense)] = len(self.layers)
                 self.layers.append(dense)
-            self.step_layers.append(next(i for i, known in enumerate(self.layers)
-                                         if known is dense))
+            self.step_layers.append(index_of[id(dense)])
         self._allocate()
         self.initialize(random_state, init_factor)
 
