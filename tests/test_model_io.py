@@ -142,3 +142,192 @@ def test_unfitted_estimator_cannot_be_saved(tmp_path):
         model_io.save(cymlp.MLPClassifier(), tmp_path / "m.npz")
     with pytest.raises(TypeError, match="can only save"):
         model_io.save(object(), tmp_path / "m.npz")
+
+
+# -- forged files (issue 14, findings 2-6): each refused as ModelFileError, early ------
+
+def _entries(path):
+    with np.load(path) as archive:
+        return {name: archive[name] for name in archive.files}
+
+
+def _write_entries(path, entries, checksum=True):
+    """Write ``entries`` as a model file, with a recomputed checksum (a forger's file)."""
+    entries = dict(entries)
+    entries.pop("checksum", None)
+    if checksum:
+        entries["checksum"] = model_io._checksum(entries)
+    np.savez(path, **entries)
+
+
+def _header_of(entries):
+    return json.loads(entries["header"].tobytes())
+
+
+def _with_header(entries, header):
+    return dict(entries, header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8))
+
+
+def _peak_bytes_of(function):
+    """Run ``function``; return the peak of memory traced meanwhile (numpy included)."""
+    import tracemalloc
+    tracemalloc.start()
+    try:
+        function()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+def _refused(path):
+    with pytest.raises(model_io.ModelFileError) as info:
+        model_io.load(path)
+    assert not getattr(info.value, "unexpected", False), info.value
+    return str(info.value)
+
+
+def test_zip_bomb_member_is_refused_before_inflating(fitted, tmp_path):
+    import zipfile
+    path = model_io.save(fitted["classifier"], tmp_path / "model.npz")
+    for name in ("bomb.npy", "feature_names.npy"):
+        bomb = tmp_path / ("bomb-%s.npz" % name)
+        bomb.write_bytes(path.read_bytes())
+        with zipfile.ZipFile(bomb, "a") as archive:
+            with archive.open(zipfile.ZipInfo(name), "w", force_zip64=True) as member:
+                pass
+        # the member again, deflated: 256 MiB of zeros in ~250 KB
+        bomb.write_bytes(path.read_bytes())
+        with zipfile.ZipFile(bomb, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+            with archive.open(name, "w", force_zip64=True) as member:
+                zeros = bytes(1 << 20)
+                for _ in range(256):
+                    member.write(zeros)
+        assert bomb.stat().st_size < 2 << 20
+        peak = _peak_bytes_of(lambda: _refused(bomb))
+        assert peak < 20 << 20, "inflated %d MB before refusing" % (peak >> 20)
+
+
+def test_declared_sizes_are_checked_before_allocating(fitted, tmp_path):
+    entries = _entries(model_io.save(fitted["regressor"], tmp_path / "model.npz"))
+    header = _header_of(entries)
+    header["network"] = {"layers": [[10000, 10000]], "steps": [0], "activations": [],
+                         "output": "identity"}
+    header["kind"] = "Network"
+    for key in ("params", "fitted"):
+        header.pop(key)
+    forged = tmp_path / "forged.npz"
+    _write_entries(forged, dict(_with_header(entries, header), params=np.zeros(15)))
+    peak = _peak_bytes_of(lambda: _refused(forged))
+    assert peak < 20 << 20, "allocated %d MB before refusing" % (peak >> 20)
+    # a member whose .npy header declares 2**33 items (in a file of a few KB)
+    raw = bytearray(forged.read_bytes())
+    position = raw.find(b"'shape': (15,)")
+    assert position > 0
+    raw[position:position + 14] = b"'shape': (8589934592,)"[:14]
+    forged.write_bytes(bytes(raw))
+    peak = _peak_bytes_of(lambda: _refused(forged))
+    assert peak < 20 << 20
+
+
+def _mutate(header, change):
+    header = json.loads(json.dumps(header))
+    change(header)
+    return header
+
+
+FORGED_HEADERS = {
+    # finding 4: these escaped as IndexError, AttributeError, RecursionError, TypeError
+    "step index out of range": lambda h: h["network"].update(steps=[0, 5]),
+    "header is a list": lambda h: (h.clear(), h.update(x=1)),
+    "fitted is a list": lambda h: h.update(fitted=[1, 2]),
+    "fitted class": lambda h: h["fitted"].update(__class__="MLPRegressor"),
+    "params a string": lambda h: h.update(params="x"),
+    "layers of floats": lambda h: h["network"].update(layers=[[4.5, 6], [6, 3]]),
+    "negative size": lambda h: h["network"].update(layers=[[4, -6], [-6, 3]]),
+    "huge size": lambda h: h["network"].update(layers=[[4, 2 ** 40], [2 ** 40, 3]]),
+    "unknown activation": lambda h: h["network"].update(activations=["swish"]),
+    "bool version": lambda h: h.update(version=True),
+    "unknown kind": lambda h: h.update(kind="os.system"),
+    "unknown parameter": lambda h: h["params"].update(evil=1),
+    "invalid parameter": lambda h: h["params"].update(alpha=-1),
+    # finding 5: fitted keys set with setattr, and inconsistent attributes
+    "shadow predict": lambda h: h["fitted"].update(predict=1),
+    "shadow private": lambda h: h["fitted"].update(_network=1),
+    "n_features_in_": lambda h: h["fitted"].update(n_features_in_=1),
+    "n_outputs_": lambda h: h["fitted"].update(n_outputs_=2),
+    "n_layers_": lambda h: h["fitted"].update(n_layers_=7),
+    "out_activation_": lambda h: h["fitted"].update(out_activation_="identity"),
+    "label_type": lambda h: h.update(label_type="binary"),
+    "hidden_layer_sizes": lambda h: h["params"].update(hidden_layer_sizes=[7]),
+    "activation": lambda h: h["params"].update(activation="tanh"),
+    "loss_curve_ strings": lambda h: h["fitted"].update(loss_curve_=["a"]),
+    "missing n_iter_": lambda h: h["fitted"].pop("n_iter_"),
+}
+
+
+@pytest.mark.parametrize("what", sorted(FORGED_HEADERS))
+def test_forged_headers_are_refused(fitted, tmp_path, what):
+    entries = _entries(model_io.save(fitted["classifier"], tmp_path / "model.npz"))
+    forged = tmp_path / "forged.npz"
+    _write_entries(forged, _with_header(entries, _mutate(_header_of(entries),
+                                                          FORGED_HEADERS[what])))
+    _refused(forged)
+
+
+def test_deeply_nested_and_oversized_headers_are_refused(fitted, tmp_path):
+    entries = _entries(model_io.save(fitted["classifier"], tmp_path / "model.npz"))
+    forged = tmp_path / "forged.npz"
+    nested = b'{"format": "cymlp-model", "version": 1, "x": ' + b"[" * 100000 + b"]" * 100000 + b"}"
+    _write_entries(forged, dict(entries, header=np.frombuffer(nested, dtype=np.uint8)))
+    assert "nested" in _refused(forged)
+    header = _header_of(entries)
+    header["fitted"]["loss_curve_"] = [0.5] * (4 << 20)   # 20 MB of JSON
+    _write_entries(forged, _with_header(entries, header))
+    assert "bytes" in _refused(forged)
+
+
+def test_inconsistent_classes_are_refused(fitted, tmp_path):
+    entries = _entries(model_io.save(fitted["classifier"], tmp_path / "model.npz"))
+    forged = tmp_path / "forged.npz"
+    for classes in (np.array(["a", "b"]), np.array(["b", "a", "c"]), np.array(["a", "a", "c"]),
+                    np.array([0.0, np.nan, 1.0]), np.zeros((3, 1))):
+        _write_entries(forged, dict(entries, classes=classes))
+        _refused(forged)
+    _write_entries(forged, {k: v for k, v in entries.items() if k != "classes"})
+    _refused(forged)
+
+
+def test_load_time_is_linear_in_the_number_of_layers(tmp_path):
+    # finding 6: 2000 / 4000 / 8000 one-unit layers loaded in 0.3 / 1.0 / 4.6 s
+    # (quadratic scans); a ratio of 4x the layers must cost well under 16x the time
+    import time
+    times = {}
+    for n in (4000, 16000):
+        net = cymlp.Network([1] * (n + 1), activation="identity", output="identity",
+                            random_state=0)
+        path = model_io.save(net, tmp_path / ("deep-%d.npz" % n))
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            loaded = model_io.load(path)
+            best = min(best, time.perf_counter() - start)
+        assert loaded.n_steps == n
+        times[n] = best
+    assert times[16000] < 9 * times[4000], times
+
+
+def test_cli_reports_a_forged_model_in_one_line(fitted, tmp_path):
+    import subprocess
+    import sys
+    entries = _entries(model_io.save(fitted["float32"], tmp_path / "model.npz"))
+    forged = tmp_path / "forged.npz"
+    _write_entries(forged, _with_header(entries, _mutate(_header_of(entries),
+                                                          FORGED_HEADERS["fitted is a list"])))
+    np.save(tmp_path / "x.npy", np.zeros((3, 4), np.float32))
+    for command in (["evaluate", str(forged)], ["predict", str(forged), str(tmp_path / "x.npy")]):
+        proc = subprocess.run([sys.executable, "-m", "cymlp"] + command, capture_output=True,
+                              text=True, timeout=120)
+        assert proc.returncode == 2, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        assert "forged.npz" in proc.stderr

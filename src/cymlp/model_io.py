@@ -9,37 +9,31 @@ Layout (``numpy.savez``, loaded with ``allow_pickle=False``):
 - ``classes``, ``feature_names``: arrays, when the model has them;
 - ``checksum``: SHA-256 over the bytes of every other entry, in name order.
 
-Loading refuses a newer format version, and reports a truncated or corrupted file (a
-zip CRC or the SHA-256 does not match) as ``ModelFileError``.  The optimizer state is
+Loading treats the file as untrusted input (see ``load``; the zip members are read by
+``_model_reader``, the header is checked by ``_model_schema``): every problem with a
+file is a ``ModelFileError``, found before anything large is allocated.  The optimizer state is
 not saved: a loaded estimator predicts, and ``warm_start``/``partial_fit`` resume with a
 new optimizer.
 """
 import hashlib
-import io
 import json
 import os
 import tempfile
-import struct
-import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 from sklearn.preprocessing import LabelBinarizer
 
+from cymlp import _model_reader as _reader
+from cymlp import _model_schema as _schema
+from cymlp._model_reader import ModelFileError
+from cymlp._model_schema import FORMAT_NAME, FORMAT_VERSION
 from cymlp.estimators import MLPClassifier, MLPRegressor
 from cymlp.network import Dense, Network
 
-FORMAT_NAME = "cymlp-model"
-FORMAT_VERSION = 1
 _ESTIMATORS = {"MLPClassifier": MLPClassifier, "MLPRegressor": MLPRegressor}
-_FITTED_SCALARS = ("n_features_in_", "n_outputs_", "n_layers_", "n_iter_", "t_", "loss_",
-                   "best_loss_", "best_validation_score_", "out_activation_")
 _FITTED_LISTS = ("loss_curve_", "validation_scores_")
-
-
-class ModelFileError(ValueError):
-    """A model file is truncated, corrupted, not a cymlp model, or too new."""
+_FITTED_SCALARS = tuple(name for name in _schema.FITTED_ATTRIBUTES if name not in _FITTED_LISTS)
 
 
 def _network_spec(net):
@@ -51,10 +45,11 @@ def _network_spec(net):
     }
 
 
-def _build_network(spec, dtype, params):
-    layers = [Dense(n_in, n_out) for n_in, n_out in spec["layers"]]
-    net = Network([layers[i] for i in spec["steps"]], spec["activations"], spec["output"],
-                  dtype=np.dtype(dtype).type, random_state=0)
+def _build_network(spec, params):
+    """The network a checked ``ModelSpec`` describes, holding ``params``."""
+    layers = [Dense(n_in, n_out) for n_in, n_out in spec.layers]
+    net = Network([layers[i] for i in spec.steps], spec.activations, spec.output,
+                  dtype=spec.dtype.type, random_state=0)
     net.params = params
     return net
 
@@ -143,44 +138,106 @@ def save(model, path):
     return path
 
 
-# What the zip and .npy readers raise on damaged bytes: a bad header or length
-# (BadZipFile, EOFError, ValueError, struct.error), a damaged deflate stream
-# (zlib.error), an unknown compression method (NotImplementedError) or the encryption
-# flag (RuntimeError).
-_DAMAGED_ZIP_ERRORS = (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError,
-                       NotImplementedError, RuntimeError, struct.error, zlib.error)
+_MEMBERS = {"header", "params", "checksum", "classes", "feature_names"}
+_REQUIRED = {"header", "params", "checksum"}
 
 
-def _read_entries(path):
-    try:
-        raw = Path(path).read_bytes()
-    except IsADirectoryError:
-        raise ModelFileError("%s is a directory, not a model file" % path) from None
-    try:
-        with np.load(io.BytesIO(raw), allow_pickle=False) as archive:
-            entries = {name: archive[name] for name in archive.files}
-    except _DAMAGED_ZIP_ERRORS as exc:
-        raise ModelFileError("%s is not a readable cymlp model file (corrupted or "
-                             "truncated?): %s" % (path, exc)) from None
-    if "header" not in entries or "checksum" not in entries or "params" not in entries:
-        raise ModelFileError("%s is not a cymlp model file (entries missing)" % path)
+def _is_bytes(dtype):
+    return None if dtype == np.uint8 else "dtype %s, not uint8" % dtype
+
+
+def _float_dtype(expected):
+    def check(dtype):
+        if dtype.kind == "f" and dtype.itemsize == expected.itemsize:
+            return None
+        return "dtype %s where the header says %s" % (dtype, expected)
+    return check
+
+
+def _label_dtype(dtype):
+    if dtype.kind in "biuf" and dtype.itemsize <= 8:
+        return None
+    if dtype.kind == "U" and dtype.itemsize <= 4 * _schema.MAX_LABEL_CHARS:
+        return None
+    return "dtype %s (labels are numbers, booleans or strings of at most %d characters)" % (
+        dtype, _schema.MAX_LABEL_CHARS)
+
+
+def _name_dtype(dtype):
+    if dtype.kind == "U" and dtype.itemsize <= 4 * _schema.MAX_LABEL_CHARS:
+        return None
+    return "dtype %s (feature names are strings of at most %d characters)" % (
+        dtype, _schema.MAX_LABEL_CHARS)
+
+
+def _header_shape(declared):
+    if len(declared) == 1 and declared[0] <= _schema.MAX_HEADER_BYTES:
+        return None
+    return "shape %s (a header is 1-D, at most %d bytes)" % (declared,
+                                                             _schema.MAX_HEADER_BYTES)
+
+
+def _read_model(path):
+    """Read and check every member of a model file; return (spec, entries).
+
+    Sizes come from the checked header before any other member is read."""
+    with _reader.open_archive(path) as archive:
+        members = _reader.member_directory(archive, path, _MEMBERS, _REQUIRED)
+        entries = {
+            "header": _reader.read_member(archive, members["header"], path, _is_bytes,
+                                          _header_shape),
+            "checksum": _reader.read_member(archive, members["checksum"], path, _is_bytes,
+                                            (32,)),
+        }
+        header = _schema.parse_header(entries["header"], path)
+        spec = _schema.check_header(header, path, _ESTIMATORS)
+        expected = {"params": (_float_dtype(spec.dtype), (spec.n_params,))}
+        if spec.kind == "MLPClassifier":
+            expected["classes"] = (_label_dtype, (spec.n_classes,))
+        if spec.kind != "Network":
+            expected["feature_names"] = (_name_dtype, (spec.fitted["n_features_in_"],))
+        for name in members:
+            if name not in expected and name not in entries:
+                raise ModelFileError("%s: a %s model has no member %r"
+                                     % (path, spec.kind, name))
+        if spec.kind == "MLPClassifier" and "classes" not in members:
+            raise ModelFileError("%s: a classifier needs its classes member" % path)
+        for name, (check_dtype, shape) in expected.items():
+            if name in members:
+                entries[name] = _reader.read_member(archive, members[name], path,
+                                                    check_dtype, shape)
     stored = entries.pop("checksum")
     if not np.array_equal(stored, _checksum(entries)):
         raise ModelFileError("%s is corrupted: its SHA-256 checksum does not match" % path)
-    try:
-        header = json.loads(entries["header"].tobytes().decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError("%s has an unreadable header: %s" % (path, exc)) from None
-    if header.get("format") != FORMAT_NAME:
-        raise ModelFileError("%s is not a cymlp model file" % path)
-    if not isinstance(header.get("version"), int) or header["version"] > FORMAT_VERSION:
-        raise ModelFileError("%s has format version %r, newer than this cymlp reads (%d); "
-                             "upgrade cymlp" % (path, header.get("version"), FORMAT_VERSION))
-    return header, entries
+    if not np.isfinite(entries["params"]).all():
+        raise ModelFileError("%s has NaN or infinite parameters" % path)
+    if "classes" in entries:
+        _check_classes(entries["classes"], spec, path)
+    return spec, entries
+
+
+def _check_classes(classes, spec, path):
+    if classes.dtype.kind == "f" and not np.isfinite(classes).all():
+        raise ModelFileError("%s has NaN or infinite class labels" % path)
+    if classes.size > 1 and not (classes[1:] > classes[:-1]).all():
+        raise ModelFileError("%s: class labels are not sorted and distinct" % path)
+    if spec.label_type == "multilabel-indicator" and not np.array_equal(
+            classes, np.arange(spec.n_classes)):
+        raise ModelFileError("%s: a multilabel model's classes are 0 to %d"
+                             % (path, spec.n_classes - 1))
 
 
 def load(path):
-    """Load a model written by ``save``.
+    """Load a model written by ``save``, treating the file as untrusted input.
+
+    Before anything is inflated or allocated, the zip directory is checked (only the
+    members a model has, stored or deflated, no zip bomb), then the JSON header
+    (at most 16 MB, nested at most 16 deep) against an allow-list: the network
+    layout, estimator parameters valid for the estimator, fitted attributes with
+    their types, and cross-checks between them (inputs, outputs, classes, layer
+    sizes, activations, label type).  Every other member must then have exactly
+    the dtype and shape the header implies; the SHA-256 checksum covers them all.
+    Load time is linear in the file size.
 
     Parameters
     ----------
@@ -193,30 +250,36 @@ def load(path):
     Raises
     ------
     ModelFileError
-        Truncated, corrupted, foreign or newer-version files.
-    FileNotFoundError
-        When ``path`` does not exist.
+        Truncated, corrupted, forged, foreign or newer-version files: every problem
+        with the file's content.
+    FileNotFoundError, PermissionError
+        When ``path`` cannot be opened.
     """
-    header, entries = _read_entries(path)
     try:
-        net = _build_network(header["network"], header["dtype"], entries["params"])
-        if header["kind"] == "Network":
-            return net
-        params = dict(header["params"])
-        if isinstance(params.get("hidden_layer_sizes"), list):  # JSON has no tuples
-            params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
-        model = _ESTIMATORS[header["kind"]](**params)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelFileError("%s has an inconsistent header: %s" % (path, exc)) from None
-    for name, value in header["fitted"].items():
+        return _load_checked(path)
+    except (ModelFileError, FileNotFoundError, PermissionError):
+        raise
+    except Exception as exc:   # noqa: BLE001 -- the promise: a bad file is a ModelFileError
+        error = ModelFileError("%s could not be loaded (%s: %s)"
+                               % (path, type(exc).__name__, exc))
+        error.unexpected = True   # a check is missing: the fuzz tests look for this
+        raise error from exc
+
+
+def _load_checked(path):
+    spec, entries = _read_model(path)
+    net = _build_network(spec, entries["params"])
+    if spec.kind == "Network":
+        return net
+    model = _ESTIMATORS[spec.kind](**spec.params)
+    for name, value in spec.fitted.items():
         setattr(model, name, value)
     if "classes" in entries:
-        classes = entries["classes"]
         binarizer = LabelBinarizer()
-        if header.get("label_type") == "multilabel-indicator":
-            binarizer.fit(np.eye(len(classes), dtype=int))
+        if spec.label_type == "multilabel-indicator":
+            binarizer.fit(np.eye(spec.n_classes, dtype=int))
         else:
-            binarizer.fit(classes)
+            binarizer.fit(entries["classes"])
         model._label_binarizer = binarizer
         model.classes_ = binarizer.classes_
     if "feature_names" in entries:

@@ -1,0 +1,332 @@
+"""What a model file's JSON header may say, checked before anything is built from it.
+
+``parse_header`` turns the header bytes into a dict (size and nesting capped);
+``check_header`` validates every field against an allow-list with types, ranges and
+cross-checks, and returns a ``ModelSpec``: the network layout, the parameter count it
+implies, the estimator parameters and fitted attributes to set, and the expected
+shapes of the other members.  Nothing in the header reaches ``setattr`` or a
+constructor unchecked, and every problem is a ``ModelFileError``.  All checks are
+linear in the size of the header.
+"""
+import json
+from dataclasses import dataclass, field
+from numbers import Integral, Real
+
+import numpy as np
+
+from cymlp._model_reader import ModelFileError
+from cymlp._names import ACTIVATION_CODES, OUTPUT_CODES
+
+FORMAT_NAME = "cymlp-model"
+FORMAT_VERSION = 1
+#: The header is at most this many bytes and nests at most this deep.
+MAX_HEADER_BYTES = 16 << 20
+MAX_HEADER_DEPTH = 16
+#: At most this many layer applications in a network.
+MAX_STEPS = 65536
+#: Layer sizes and the parameter count fit BLAS's 32-bit sizes.
+MAX_SIZE = 2 ** 31 - 1
+#: Longest class label and feature name, in characters.
+MAX_LABEL_CHARS = 4096
+
+ESTIMATOR_KINDS = ("MLPClassifier", "MLPRegressor")
+KINDS = ("Network",) + ESTIMATOR_KINDS
+_TOP_KEYS = {"format", "version", "kind", "dtype", "network", "params", "fitted",
+             "label_type"}
+_OUTPUTS_OF = {"MLPClassifier": ("softmax", "logistic"),
+               "MLPRegressor": ("identity", "exp")}
+_LABEL_TYPES = ("binary", "multiclass", "multilabel-indicator")
+
+
+def _is_int(value):
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def _is_real(value):
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def _count(value):
+    return value if _is_int(value) and value >= 0 else None
+
+
+def _real(value):
+    return float(value) if _is_real(value) else None
+
+
+def _real_or_none(value):
+    return None if value is None else _real(value)
+
+
+def _reals(value):
+    if not isinstance(value, list) or not all(_is_real(v) for v in value):
+        return None
+    return [float(v) for v in value]
+
+
+def _reals_or_none(value):
+    return None if value is None else _reals(value)
+
+
+# fitted attribute -> (converter returning the value or None when invalid, required)
+# (converters that accept None as a value are looked up in _NULLABLE)
+FITTED_ATTRIBUTES = {
+    "n_features_in_": (_count, True),
+    "n_outputs_": (_count, True),
+    "n_layers_": (_count, True),
+    "n_iter_": (_count, True),
+    "t_": (_count, True),
+    "out_activation_": (lambda v: v if isinstance(v, str) else None, True),
+    "loss_": (_real, False),
+    "best_loss_": (_real_or_none, False),
+    "best_validation_score_": (_real_or_none, False),
+    "loss_curve_": (_reals, False),
+    "validation_scores_": (_reals_or_none, False),
+}
+_NULLABLE = {"best_loss_", "best_validation_score_", "validation_scores_"}
+
+
+@dataclass
+class ModelSpec:
+    """A checked header: everything ``model_io.load`` builds from."""
+
+    kind: str
+    dtype: np.dtype
+    layers: list           # [(n_in, n_out)] per unique layer
+    steps: list            # layer index per step
+    activations: list      # hidden activation names
+    output: str
+    n_params: int
+    params: dict = field(default_factory=dict)   # estimator parameters
+    fitted: dict = field(default_factory=dict)   # fitted attributes to set
+    label_type: str = None
+    n_classes: int = None  # expected length of the classes member (classifiers)
+
+    @property
+    def n_inputs(self):
+        return self.layers[self.steps[0]][0]
+
+    @property
+    def n_outputs(self):
+        return self.layers[self.steps[-1]][1]
+
+
+def _require(condition, path, message, *args):
+    if not condition:
+        raise ModelFileError("%s has an invalid header: %s" % (path, message % args))
+
+
+def parse_header(raw, path):
+    """Decode the header bytes as JSON, refusing oversized or deeply nested ones.
+
+    Parameters
+    ----------
+    raw : ndarray of uint8
+    path : str or Path
+        For messages.
+
+    Returns
+    -------
+    dict
+    """
+    if raw.size > MAX_HEADER_BYTES:
+        raise ModelFileError("%s has a header of %d bytes (at most %d)"
+                             % (path, raw.size, MAX_HEADER_BYTES))
+    depth = _nesting_depth(raw)
+    if depth > MAX_HEADER_DEPTH:
+        raise ModelFileError("%s has a header nested %d deep (at most %d)"
+                             % (path, depth, MAX_HEADER_DEPTH))
+    try:
+        header = json.loads(raw.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ModelFileError("%s has an unreadable header: %s" % (path, exc)) from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
+        raise ModelFileError("%s is not a cymlp model file" % path)
+    version = header.get("version")
+    if not _is_int(version) or version < 1:
+        raise ModelFileError("%s has an invalid format version %r" % (path, version))
+    if version > FORMAT_VERSION:
+        raise ModelFileError("%s has format version %r, newer than this cymlp reads (%d); "
+                             "upgrade cymlp" % (path, version, FORMAT_VERSION))
+    return header
+
+
+def _nesting_depth(raw):
+    """Deepest bracket nesting of JSON bytes, brackets inside strings not counted
+    (one vectorised pass; the JSON parser itself would recurse)."""
+    codes = np.asarray(raw, dtype=np.uint8)
+    quote = codes == ord('"')
+    # a quote preceded by an odd run of backslashes is escaped
+    backslash = (codes == ord("\\")).astype(np.int64)
+    run = np.zeros(codes.size, dtype=np.int64)
+    if codes.size:
+        # length of the backslash run ending just before each position
+        positions = np.arange(codes.size)
+        last_other = np.maximum.accumulate(np.where(backslash == 0, positions, -1))
+        run[1:] = positions[:-1] - last_other[:-1]
+    quote &= (run % 2) == 0
+    inside = (np.cumsum(quote) - quote) % 2 == 1
+    step = np.zeros(codes.size, dtype=np.int64)
+    step[np.isin(codes, (ord("["), ord("{")))] = 1
+    step[np.isin(codes, (ord("]"), ord("}")))] = -1
+    step[inside] = 0
+    return int(np.cumsum(step).max(initial=0))
+
+
+def check_header(header, path, estimator_classes):
+    """Validate a parsed header; return its ``ModelSpec``.
+
+    Parameters
+    ----------
+    header : dict
+        From ``parse_header``.
+    path : str or Path
+        For messages.
+    estimator_classes : dict
+        ``{"MLPClassifier": class, "MLPRegressor": class}``.
+
+    Returns
+    -------
+    ModelSpec
+    """
+    unknown = sorted(set(header) - _TOP_KEYS)
+    _require(not unknown, path, "unknown keys %s", unknown)
+    kind = header.get("kind")
+    _require(kind in KINDS, path, "kind %r is not one of %s", kind, KINDS)
+    dtype = header.get("dtype")
+    _require(dtype in ("float32", "float64"), path, "dtype %r is not float32 or float64",
+             dtype)
+    spec = _check_network(header.get("network"), path)
+    spec.kind, spec.dtype = kind, np.dtype(dtype)
+    if kind == "Network":
+        extra = sorted({"params", "fitted", "label_type"} & set(header))
+        _require(not extra, path, "a Network model has no %s", extra)
+        return spec
+    _require(spec.steps == list(range(len(spec.layers))), path,
+             "an estimator's network shares no layers")
+    _require(spec.output in _OUTPUTS_OF[kind], path, "output %r for an %s", spec.output,
+             kind)
+    spec.params = _check_params(header.get("params"), path, estimator_classes[kind], spec)
+    spec.fitted = _check_fitted(header.get("fitted"), path, spec)
+    if kind == "MLPClassifier":
+        _check_labels(header.get("label_type"), path, spec)
+    else:
+        _require("label_type" not in header, path, "a regressor has no label_type")
+    return spec
+
+
+def _check_network(network, path):
+    _require(isinstance(network, dict) and set(network) == {"layers", "steps",
+                                                            "activations", "output"},
+             path, "network must have exactly layers, steps, activations and output")
+    layers, steps = network["layers"], network["steps"]
+    _require(isinstance(layers, list) and 1 <= len(layers) <= MAX_STEPS, path,
+             "layers must be a list of 1 to %d layers", MAX_STEPS)
+    _require(isinstance(steps, list) and 1 <= len(steps) <= MAX_STEPS, path,
+             "steps must be a list of 1 to %d layer indices", MAX_STEPS)
+    shapes = []
+    for layer in layers:
+        _require(isinstance(layer, list) and len(layer) == 2
+                 and all(_is_int(n) and 1 <= n <= MAX_SIZE for n in layer), path,
+                 "each layer must be [n_in, n_out] with sizes from 1 to %d", MAX_SIZE)
+        shapes.append((int(layer[0]), int(layer[1])))
+    seen = 0   # unique layers are numbered in order of first use
+    for k, index in enumerate(steps):
+        _require(_is_int(index) and 0 <= index < len(shapes), path,
+                 "step %d uses layer %r of %d", k, index, len(shapes))
+        _require(index <= seen, path, "layers are not numbered in order of first use")
+        seen = max(seen, index + 1)
+        if k:
+            n_in, n_prev = shapes[index][0], shapes[steps[k - 1]][1]
+            _require(n_in == n_prev, path, "step %d has %d inputs but step %d has %d "
+                     "outputs", k, n_in, k - 1, n_prev)
+    _require(seen == len(shapes), path, "layers %d and later are never used", seen)
+    activations, output = network["activations"], network["output"]
+    _require(isinstance(activations, list) and len(activations) == len(steps) - 1
+             and all(isinstance(a, str) and a in ACTIVATION_CODES for a in activations),
+             path, "activations must name one of %s per hidden step",
+             sorted(ACTIVATION_CODES))
+    _require(isinstance(output, str) and output in OUTPUT_CODES, path,
+             "output must be one of %s", sorted(OUTPUT_CODES))
+    n_params = sum(a * b + b for a, b in shapes)
+    _require(n_params <= MAX_SIZE, path, "%d parameters (at most %d)", n_params, MAX_SIZE)
+    return ModelSpec(kind=None, dtype=None, layers=shapes, steps=[int(i) for i in steps],
+                     activations=list(activations), output=output, n_params=n_params)
+
+
+def _check_params(params, path, estimator_class, spec):
+    """The estimator's constructor parameters: known names, values valid for it, and a
+    network that they describe."""
+    _require(isinstance(params, dict), path, "params must be an object")
+    names = set(estimator_class().get_params())
+    unknown = sorted(set(params) - names)
+    _require(not unknown, path, "unknown estimator parameters %s", unknown)
+    params = dict(params)
+    sizes = params.get("hidden_layer_sizes", (100,))
+    if isinstance(sizes, list):   # JSON has no tuples
+        sizes = tuple(sizes)
+        params["hidden_layer_sizes"] = sizes
+    try:
+        estimator_class(**params)._validate_params()
+    except (ValueError, TypeError) as exc:
+        raise ModelFileError("%s has invalid estimator parameters: %s" % (path, exc)) from None
+    sizes = list(sizes) if isinstance(sizes, tuple) else [sizes]
+    hidden = [spec.layers[i][1] for i in spec.steps[:-1]]
+    _require(all(_is_int(n) for n in sizes) and [int(n) for n in sizes] == hidden, path,
+             "hidden_layer_sizes %s but the network's hidden layers are %s", sizes, hidden)
+    activation = params.get("activation", "relu")
+    _require(all(a == activation for a in spec.activations), path,
+             "activation %r but the network uses %s", activation, spec.activations)
+    if estimator_class.__name__ == "MLPRegressor":
+        loss = params.get("loss", "squared_error")
+        _require((loss == "poisson") == (spec.output == "exp"), path,
+                 "loss %r with output %r", loss, spec.output)
+    return params
+
+
+def _check_fitted(fitted, path, spec):
+    _require(isinstance(fitted, dict), path, "fitted must be an object")
+    unknown = sorted(set(fitted) - set(FITTED_ATTRIBUTES))
+    _require(not unknown, path, "unknown fitted attributes %s", unknown)
+    values = {}
+    for name, (convert, required) in FITTED_ATTRIBUTES.items():
+        if name not in fitted:
+            _require(not required, path, "fitted attribute %s is missing", name)
+            continue
+        value = convert(fitted[name])
+        _require(value is not None or (name in _NULLABLE and fitted[name] is None), path,
+                 "fitted attribute %s has an invalid value", name)
+        values[name] = value
+    _require(values["n_features_in_"] == spec.n_inputs, path,
+             "n_features_in_=%d but the network has %d inputs",
+             values["n_features_in_"], spec.n_inputs)
+    _require(values["n_outputs_"] == spec.n_outputs, path,
+             "n_outputs_=%d but the network has %d outputs",
+             values["n_outputs_"], spec.n_outputs)
+    _require(values["n_layers_"] == len(spec.steps) + 1, path,
+             "n_layers_=%d but the network has %d layers", values["n_layers_"],
+             len(spec.steps) + 1)
+    _require(values["out_activation_"] == spec.output, path,
+             "out_activation_=%r but the network's output is %r",
+             values["out_activation_"], spec.output)
+    return values
+
+
+def _check_labels(label_type, path, spec):
+    """A classifier's label type against its output layer; sets ``spec.n_classes``."""
+    _require(label_type in _LABEL_TYPES, path, "label_type %r is not one of %s",
+             label_type, _LABEL_TYPES)
+    n_out = spec.n_outputs
+    if label_type == "multiclass":
+        _require(spec.output == "softmax" and n_out >= 3, path,
+                 "a multiclass model needs a softmax output of 3 or more classes")
+        spec.n_classes = n_out
+    elif label_type == "binary":
+        _require(spec.output == "logistic" and n_out == 1, path,
+                 "a binary model needs one logistic output")
+        spec.n_classes = 2
+    else:
+        _require(spec.output == "logistic", path,
+                 "a multilabel model needs logistic outputs")
+        spec.n_classes = n_out
+    spec.label_type = label_type
