@@ -22,7 +22,14 @@ its chunks alone (``pool_acquire``).
 
 Helpers are raw threads from ``PyThread_start_new_thread`` (pthreads or Win32): they
 never touch Python objects and need no GIL.  They live until the process exits.
+
+After ``fork`` the child has none of them, and the pool's words are whatever they were
+at that instant (a job half claimed, ``busy`` held by a thread that the child does not
+have): ``os.register_at_fork`` resets the pool in the child, which then starts its
+own helpers when it needs them.
 """
+import os
+
 from cpython.pythread cimport (NOWAIT_LOCK, WAIT_LOCK, PyThread_acquire_lock,
                                PyThread_allocate_lock, PyThread_release_lock,
                                PyThread_type_lock)
@@ -73,10 +80,28 @@ cdef struct Pool:
 
 cdef Pool pool
 cdef Helper helpers[MAX_HELPERS]
-pool.claim = 0
-pool.done = 0
-pool.busy = 0
-pool.n_helpers = 0
+
+
+cdef void reset_pool() noexcept nogil:
+    """An idle pool with no helpers (the helper locks of a forked parent are dropped)."""
+    pool.claim = 0
+    pool.done = 0
+    pool.busy = 0
+    pool.fn = NULL
+    pool.ctx = NULL
+    pool.n_helpers = 0
+
+
+reset_pool()
+
+
+def _reset_after_fork():
+    """In a forked child: forget the parent's helpers and any job in flight."""
+    reset_pool()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 cdef inline Py_ssize_t word_next(cymlp_atomic w) noexcept nogil:

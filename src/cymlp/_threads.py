@@ -20,10 +20,17 @@ threading.
 
 Small predictions (under 8 rows) read the thread setting in C on every call
 (``install_thread_queries``) and split each large W into row blocks over the pool.
+
+Fork: a child may be forked while another thread holds the BLAS limit.  The forking
+thread takes ``_lock`` around ``fork`` (``os.register_at_fork``), so the child never
+sees a half-made change; the child gets a fresh lock and no owner, and puts BLAS back
+to the user's thread count on its first plan (the parent's limit of one thread is
+BLAS state that the child inherits, with no thread left to lift it).
 """
 import collections
 import contextlib
 import ctypes
+import os
 import threading
 
 from threadpoolctl import ThreadpoolController
@@ -58,6 +65,33 @@ _depth = 0           # nesting depth of plans in the owner thread
 _limiter = None
 _user_threads = 1    # the BLAS thread count before the limit (valid while _owner is set)
 _queries_installed = False
+_restore_threads = None   # in a child forked while BLAS was held: the count to put back
+
+
+def _reset_after_fork():
+    """In a forked child: a new lock; a BLAS limit held by a thread the child does not
+    have is dropped, and BLAS restored on the next plan."""
+    global _lock, _owner, _depth, _limiter, _restore_threads
+    _lock = threading.Lock()
+    if _owner is None or _owner == threading.get_ident():
+        return   # nobody holds BLAS, or the forking thread does and will lift it
+    _restore_threads = _user_threads
+    _owner, _depth, _limiter = None, 0, None
+
+
+def _restore_after_fork():
+    """Put BLAS back to the parent's user setting (call with ``_lock`` held)."""
+    global _restore_threads
+    if _restore_threads is not None:
+        _blas_libraries().limit(limits=_restore_threads)
+        _restore_threads = None
+
+
+if hasattr(os, "register_at_fork"):
+    # fork only between two changes of the plan state, never in the middle of one
+    os.register_at_fork(before=lambda: _lock.acquire(),
+                        after_in_parent=lambda: _lock.release(),
+                        after_in_child=_reset_after_fork)
 
 
 def _blas_libraries():
@@ -80,6 +114,7 @@ def blas_threads():
     with _lock:
         if _owner is not None:
             return _user_threads
+        _restore_after_fork()
         return _read_blas_threads()
 
 
@@ -271,6 +306,7 @@ def _plan(split_for_threads):
                 _depth += 1
                 holding = True
         else:
+            _restore_after_fork()
             threads = _read_blas_threads()
             split = split_for_threads(threads)
             if split.n_chunks > 1:

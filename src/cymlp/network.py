@@ -5,7 +5,9 @@ equations work: ``forward``, ``loss``, ``backward`` (the gradients of every laye
 ``train_epoch``.  It validates and converts its inputs; the compiled ``Engine`` computes.
 """
 import contextlib
+import os
 import threading
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +21,19 @@ from cymlp._validation import (check_float_matrix, check_positive_int,
 from cymlp.optimizers import _Optimizer
 
 DTYPES = (np.float32, np.float64)
+
+# Every live Network, so that a forked child can give each a fresh workspace lock (one
+# held by a parent thread that the child does not have would never be released).
+_NETWORKS = weakref.WeakSet()
+
+
+def _reset_locks_after_fork():
+    for net in list(_NETWORKS):
+        net._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_locks_after_fork)
 
 
 class Dense:
@@ -195,6 +210,7 @@ class Network:
             # small predictions may then split W over threads (Engine.predict)
             install_thread_queries()
         self._lock = threading.Lock()
+        _NETWORKS.add(self)
 
     @property
     def n_inputs(self):
