@@ -17,6 +17,7 @@ Differences, each deliberate:
   ``1/2 sum_j (y_j - p_j)^2`` per sample (what the gradient descends), where
   scikit-learn also divides by the number of outputs.
 """
+import copy
 import operator
 import warnings
 from numbers import Integral, Real
@@ -136,15 +137,29 @@ class _BaseMLP(BaseEstimator):
     def _hidden_sizes(self):
         sizes = self.hidden_layer_sizes
         sizes = list(sizes) if hasattr(sizes, "__iter__") else [sizes]
+        for size in sizes:
+            if isinstance(size, bool) or not isinstance(size, Integral):
+                raise TypeError("hidden_layer_sizes must hold integers, got %r in %s."
+                                % (size, sizes))
         if any(size <= 0 for size in sizes):
             raise ValueError("hidden_layer_sizes must be > 0, got %s." % sizes)
         return [int(size) for size in sizes]
 
+    # attributes a fit reads but never changes in place: kept by reference in a snapshot
+    # (the parameters are the user's; the network and optimizer are restored by value;
+    # coefs_/intercepts_ are views of the network or lists the user assigned)
+    _SNAPSHOT_BY_REFERENCE = ("_network", "_optimizer", "coefs_", "intercepts_",
+                              "_bound_views")
+
     def _snapshot(self):
-        """Everything a failed fit must put back: attributes, weights, optimizer state."""
+        """Everything a failed fit must put back: attributes (containers copied deeply),
+        weights, optimizer state."""
+        keep = set(self._SNAPSHOT_BY_REFERENCE) | set(self.get_params(deep=False))
+        attributes = {name: value if name in keep else copy.deepcopy(value)
+                      for name, value in self.__dict__.items()}
         network = self.__dict__.get("_network")
         optimizer = self.__dict__.get("_optimizer")
-        return (dict(self.__dict__),
+        return (attributes,
                 None if network is None else network.params.copy(),
                 None if optimizer is None or optimizer.states is None else
                 [s.copy() for s in optimizer.states],
@@ -163,11 +178,17 @@ class _BaseMLP(BaseEstimator):
                 for target, saved in zip(optimizer.states, states):
                     target[...] = saved
 
-    def _fit(self, X, y, sample_weight=None, incremental=False):
+    def _fit(self, X, y, sample_weight=None, incremental=False, prepare=None):
+        """Fit, or on any failure put every attribute back as it was.
+
+        ``prepare``, if given, runs first inside the guard (``partial_fit``'s classes)."""
         hidden = self._hidden_sizes()
-        first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         snapshot = self._snapshot()
         try:
+            if prepare is not None:
+                prepare()
+            first_pass = not hasattr(self, "coefs_") or (not self.warm_start
+                                                         and not incremental)
             self._fit_unguarded(X, y, sample_weight, incremental, hidden, first_pass)
         except DivergenceError as exc:
             self._restore(snapshot)
@@ -195,6 +216,7 @@ class _BaseMLP(BaseEstimator):
                              % (Y.shape[1], self.n_outputs_))
         else:
             self._sync_parameters()
+            self._continue_with(hidden)
 
         if self.solver in _STOCHASTIC_SOLVERS:
             self._fit_stochastic(X, Y, sample_weight, incremental)
@@ -203,6 +225,28 @@ class _BaseMLP(BaseEstimator):
 
         if not np.isfinite(self._network.params).all():
             raise DivergenceError("non-finite weights after fitting")
+
+    def _continue_with(self, hidden):
+        """Check that a warm or incremental fit continues the fitted network.
+
+        The layer sizes and (regressor) loss fix the parameters' shapes and meaning: a
+        change raises.  A changed ``activation`` is used from now on with the fitted
+        weights, as scikit-learn does (it reads ``activation`` at every pass)."""
+        network = self._network
+        fitted = [network.layers[i].n_out for i in network.step_layers[:-1]]
+        if hidden != fitted:
+            raise ValueError("hidden_layer_sizes is %s but the model was fitted with %s; "
+                             "a warm_start fit or partial_fit continues the fitted "
+                             "network: set warm_start=False (or use a new estimator) to "
+                             "fit another architecture." % (tuple(hidden), tuple(fitted)))
+        output = self._out_activation(None)
+        if output != network.output:
+            raise ValueError("the output layer is %r but the model was fitted with %r "
+                             "(loss changed?); a warm_start fit or partial_fit continues "
+                             "the fitted network." % (output, network.output))
+        if any(a != self.activation for a in network.hidden_activations):
+            self._network = network.with_activation(self.activation)
+            self._bind_parameters()
 
     def _initialize(self, Y, layer_units, dtype):
         self.n_iter_ = 0
@@ -541,15 +585,16 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             if not np.array_equal(self.classes_, unique_labels(classes)):
                 raise ValueError("`classes=%r` is not the same as on last call to "
                                  "partial_fit, was: %r" % (classes, self.classes_))
-        if first_call:
-            self._label_binarizer = LabelBinarizer()
-            if type_of_target(y).startswith("multilabel"):
-                self._label_binarizer.fit(y)
-            else:
-                self._label_binarizer.fit(classes)
-            self._check_enough_classes(self._label_binarizer.classes_)
-            self.classes_ = self._label_binarizer.classes_
-        return self._fit(X, y, sample_weight, incremental=True)
+
+        def set_classes():
+            binarizer = LabelBinarizer()
+            binarizer.fit(y if type_of_target(y).startswith("multilabel") else classes)
+            self._check_enough_classes(binarizer.classes_)
+            self._label_binarizer = binarizer
+            self.classes_ = binarizer.classes_
+
+        return self._fit(X, y, sample_weight, incremental=True,
+                         prepare=set_classes if first_call else None)
 
     @staticmethod
     def _check_enough_classes(classes):

@@ -29,7 +29,7 @@ from cymlp import _model_schema as _schema
 from cymlp._model_reader import ModelFileError
 from cymlp._model_schema import FORMAT_NAME, FORMAT_VERSION
 from cymlp.estimators import MLPClassifier, MLPRegressor
-from cymlp.network import Dense, Network
+from cymlp.network import Dense, Network, _rebuild
 
 _ESTIMATORS = {"MLPClassifier": MLPClassifier, "MLPRegressor": MLPRegressor}
 _FITTED_LISTS = ("loss_curve_", "validation_scores_")
@@ -48,10 +48,8 @@ def _network_spec(net):
 def _build_network(spec, params):
     """The network a checked ``ModelSpec`` describes, holding ``params``."""
     layers = [Dense(n_in, n_out) for n_in, n_out in spec.layers]
-    net = Network([layers[i] for i in spec.steps], spec.activations, spec.output,
-                  dtype=spec.dtype.type, random_state=0)
-    net.params = params
-    return net
+    return _rebuild([layers[i] for i in spec.steps], spec.activations, spec.output,
+                    spec.dtype.type, params)
 
 
 def _jsonable(value):

@@ -310,11 +310,30 @@ class Network:
             coef[...] = rng.uniform(-bound, bound, coef.shape)
             intercept[...] = rng.uniform(-bound, bound, intercept.shape)
 
-    def __reduce__(self):
+    def _step_copies(self):
+        """New Dense objects, one per step, shared as this network shares its layers."""
         layers = [Dense(layer.n_in, layer.n_out) for layer in self.layers]
-        steps = [layers[i] for i in self.step_layers]
-        return (_rebuild, (steps, self.hidden_activations, self.output, self.dtype.type,
-                           self._params.copy()))
+        return [layers[i] for i in self.step_layers]
+
+    def with_activation(self, activation):
+        """Return a new network with these parameters (copied) and other hidden
+        activations.
+
+        Parameters
+        ----------
+        activation : str or sequence of str
+            As in the constructor.
+
+        Returns
+        -------
+        Network
+        """
+        return _rebuild(self._step_copies(), activation, self.output, self.dtype.type,
+                        self._params)
+
+    def __reduce__(self):
+        return (_rebuild, (self._step_copies(), self.hidden_activations, self.output,
+                           self.dtype.type, self._params.copy()))
 
     def __repr__(self):
         sizes = [self.n_inputs] + [self.layers[i].n_out for i in self.step_layers]
