@@ -128,11 +128,18 @@ def test_download_verifies_and_caches(mirror, tmp_path, monkeypatch):
 
 @needs_debian_copy
 @pytest.mark.parametrize("damage, message", [
-    ("truncate", "corrupted or truncated"),
+    ("truncate", "SHA-256"),
     ("corrupt", "SHA-256"),
 ])
-def test_download_of_a_damaged_file_fails_and_leaves_nothing(mirror, tmp_path, damage, message):
+def test_download_of_a_damaged_file_fails_and_leaves_nothing(mirror, tmp_path, damage, message,
+                                                            monkeypatch):
     served, url = mirror
+    # issue 14, finding 10: the download's SHA-256 is checked before anything is
+    # inflated (before: the file was inflated whole, then checked)
+    inflated = []
+    real_open = datasets.gzip.open
+    monkeypatch.setattr(datasets.gzip, "open",
+                        lambda path, *a, **k: inflated.append(str(path)) or real_open(path, *a, **k))
     for path in DEBIAN.glob("*.gz"):
         shutil.copy(path, served / path.name)
     victim = served / "train-labels-idx1-ubyte.gz"
@@ -146,6 +153,8 @@ def test_download_of_a_damaged_file_fails_and_leaves_nothing(mirror, tmp_path, d
     with pytest.raises(ValueError, match="train-labels-idx1-ubyte.gz.*" + message):
         datasets.download(datasets.FASHION_MNIST, cache, base_url=url)
     leftovers = sorted(p.name for p in cache.iterdir())
+    # train-images (downloaded first) was inflated to be checked; train-labels never was
+    assert len(inflated) == 1, inflated
     assert "train-labels-idx1-ubyte.gz" not in leftovers
     assert not [name for name in leftovers if name.startswith(".part-")]
 
@@ -155,3 +164,65 @@ def test_unreachable_mirror_fails_cleanly(tmp_path):
         datasets.download(datasets.FASHION_MNIST, tmp_path, base_url="http://127.0.0.1:9/",
                           timeout=5)
     assert not list(tmp_path.iterdir())
+
+
+# -- untrusted files (issue 14, finding 10) --------------------------------------
+
+def _peak_bytes_of(function):
+    import tracemalloc
+    tracemalloc.start()
+    try:
+        function()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+def test_gzip_bomb_is_inflated_no_further_than_its_header(tmp_path):
+    # a valid 10-byte IDX file followed by 512 MiB of zeros: ~0.5 MB of gzip
+    path = tmp_path / "bomb-idx1-ubyte.gz"
+    with gzip.open(path, "wb", compresslevel=1) as out:
+        out.write(idx_bytes(np.arange(10, dtype=np.uint8)))
+        zeros = bytes(1 << 20)
+        for _ in range(512):
+            out.write(zeros)
+    assert path.stat().st_size < 4 << 20
+
+    def read():
+        with pytest.raises(ValueError, match="longer than its header"):
+            datasets.read_idx(path)
+    assert _peak_bytes_of(read) < 32 << 20
+
+
+@pytest.mark.parametrize("dims", [[0xFFFFFFFF, 0xFFFFFFFF], [1 << 16, 1 << 16, 1 << 16]])
+def test_absurd_idx_headers_are_refused_unread(tmp_path, dims):
+    raw = bytes([0, 0, 0x08, len(dims)]) + b"".join(d.to_bytes(4, "big") for d in dims)
+    path = tmp_path / "absurd-idx3-ubyte"
+    path.write_bytes(raw + bytes(100))
+    with pytest.raises(ValueError, match="absurd-idx3-ubyte declares dimensions"):
+        datasets.read_idx(path)
+
+
+def test_known_files_are_verified_wherever_found(tmp_path, monkeypatch):
+    # a folder of well-formed IDX files that are not Fashion-MNIST's: refused by checksum
+    monkeypatch.delenv(datasets.ENV_DATA_DIR, raising=False)
+    write_fake_set(tmp_path / "fake")
+    with pytest.raises(ValueError, match="SHA-256"):
+        datasets.load(datasets.FASHION_MNIST, tmp_path / "fake", download_missing=False)
+    # the same files load as MNIST, which has no recorded checksums
+    assert len(datasets.load_mnist(tmp_path / "fake").y_train) == 6
+
+
+def test_float_images_with_nan_or_inf_are_refused(tmp_path):
+    directory = tmp_path / "floats"
+    write_fake_set(directory, gz=False)
+    images = np.zeros((6, 28, 28), np.float32)
+    images[2, 3, 4] = np.nan
+    (directory / "train-images-idx3-ubyte").write_bytes(idx_bytes(images, 0x0D))
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        datasets.load_mnist(directory)
+    images[2, 3, 4] = np.inf
+    (directory / "train-images-idx3-ubyte").write_bytes(idx_bytes(images, 0x0D))
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        datasets.load_mnist(directory)

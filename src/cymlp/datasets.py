@@ -12,17 +12,22 @@ holds for every mirror and recompression of the same data).
 """
 import gzip
 import hashlib
+import io
 import os
 import tempfile
 import urllib.request
 import zlib
 from dataclasses import dataclass
+from math import prod
 from pathlib import Path
 
 import numpy as np
 
 #: IDX type codes and the big-endian numpy dtypes they stand for.
 IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+#: Largest data an IDX header may declare (bytes); larger headers are refused unread.
+MAX_IDX_BYTES = 1 << 32
+_CHUNK = 1 << 22
 ENV_DATA_DIR = "CYMLP_DATA_DIR"
 PARTS = ("train_images", "train_labels", "test_images", "test_labels")
 
@@ -32,7 +37,9 @@ class DatasetInfo:
     """Where an IDX data set's four files live and how to check them."""
 
     name: str
-    files: dict  # part -> (file name without .gz, SHA-256 of the uncompressed bytes)
+    # part -> (file name without .gz, SHA-256 of the uncompressed bytes,
+    #          SHA-256 of the published .gz file)
+    files: dict
     mirror: str = None
     debian_dir: str = None
 
@@ -41,13 +48,17 @@ FASHION_MNIST = DatasetInfo(
     name="fashion-mnist",
     files={
         "train_images": ("train-images-idx3-ubyte",
-                         "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
+                         "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+                         "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7"),
         "train_labels": ("train-labels-idx1-ubyte",
-                         "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
+                         "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+                         "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056"),
         "test_images": ("t10k-images-idx3-ubyte",
-                        "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"),
+                        "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+                        "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa"),
         "test_labels": ("t10k-labels-idx1-ubyte",
-                        "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
+                        "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+                        "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05"),
     },
     mirror="http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
     debian_dir="/usr/share/datasets/fashion-mnist",
@@ -61,10 +72,10 @@ FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", 
 MNIST = DatasetInfo(
     name="mnist",
     files={
-        "train_images": ("train-images-idx3-ubyte", None),
-        "train_labels": ("train-labels-idx1-ubyte", None),
-        "test_images": ("t10k-images-idx3-ubyte", None),
-        "test_labels": ("t10k-labels-idx1-ubyte", None),
+        "train_images": ("train-images-idx3-ubyte", None, None),
+        "train_labels": ("train-labels-idx1-ubyte", None, None),
+        "test_images": ("t10k-images-idx3-ubyte", None, None),
+        "test_labels": ("t10k-labels-idx1-ubyte", None, None),
     },
 )
 
@@ -83,7 +94,7 @@ class Dataset:
     y_test: np.ndarray
 
 
-def parse_idx(raw, name="<bytes>"):
+def parse_idx(raw, name="<bytes>", sha256=None):
     """Parse the bytes of an IDX file into an array.
 
     Parameters
@@ -92,6 +103,8 @@ def parse_idx(raw, name="<bytes>"):
         The uncompressed file content.
     name : str
         File name used in error messages.
+    sha256 : str, optional
+        The SHA-256 the bytes must have.
 
     Returns
     -------
@@ -101,65 +114,95 @@ def parse_idx(raw, name="<bytes>"):
     Raises
     ------
     ValueError
-        Bad magic number, unknown type code, or a length that does not match the
-        header's dimensions.
+        Bad magic number, unknown type code, a header declaring more than
+        ``MAX_IDX_BYTES``, a length that does not match the header's dimensions, or
+        another SHA-256.
     """
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+    return _read_idx_stream(io.BytesIO(raw), name, sha256)
+
+
+def _read_exact(stream, n):
+    """Read up to ``n`` bytes in chunks; return (bytes, whether all ``n`` were there)."""
+    parts, left = [], n
+    while left:
+        chunk = stream.read(min(left, _CHUNK))
+        if not chunk:
+            return b"".join(parts), False
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts), True
+
+
+def _read_idx_stream(stream, name, sha256=None):
+    """Read one IDX file from a byte stream, inflating no more than its header declares
+    (plus one byte); check ``sha256`` over everything read."""
+    head, _ = _read_exact(stream, 4)
+    if len(head) < 4 or head[0] != 0 or head[1] != 0:
         raise ValueError("%s is not an IDX file (bad magic number)" % name)
-    code, ndim = raw[2], raw[3]
+    code, ndim = head[2], head[3]
     if code not in IDX_DTYPES:
         raise ValueError("%s has unknown IDX type code 0x%02x" % (name, code))
     if ndim == 0:
         raise ValueError("%s declares 0 dimensions" % name)
-    header = 4 + 4 * ndim
-    if len(raw) < header:
+    dims_raw, complete = _read_exact(stream, 4 * ndim)
+    if not complete:
         raise ValueError("%s is truncated inside its header" % name)
-    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    dims = [int.from_bytes(dims_raw[4 * i:4 * i + 4], "big") for i in range(ndim)]
     dtype = np.dtype(IDX_DTYPES[code])
-    expected = int(np.prod(dims)) * dtype.itemsize
-    found = len(raw) - header
-    if found != expected:
-        problem = "truncated" if found < expected else "longer than its header says"
-        raise ValueError("%s is %s: dimensions %s need %d bytes of data, found %d"
-                         % (name, problem, dims, expected, found))
-    array = np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
+    expected = prod(dims) * dtype.itemsize
+    if expected > MAX_IDX_BYTES:
+        raise ValueError("%s declares dimensions %s: %d bytes, more than the %d an IDX "
+                         "file may hold here" % (name, dims, expected, MAX_IDX_BYTES))
+    data, complete = _read_exact(stream, expected)
+    if not complete:
+        raise ValueError("%s is truncated: dimensions %s need %d bytes of data, found %d"
+                         % (name, dims, expected, len(data)))
+    if stream.read(1):
+        raise ValueError("%s is longer than its header says: dimensions %s need %d bytes "
+                         "of data" % (name, dims, expected))
+    if sha256 is not None:
+        digest = hashlib.sha256(head + dims_raw + data).hexdigest()
+        if digest != sha256:
+            raise ValueError("%s failed its SHA-256 check: expected %s, got %s (not the "
+                             "known file, or damaged)" % (name, sha256, digest))
+    array = np.frombuffer(data, dtype=dtype).reshape(dims)
     return array.astype(dtype.newbyteorder("="))
 
 
-def read_idx_bytes(path):
-    """Return the uncompressed bytes of an IDX file, gzipped (``.gz``) or raw.
+def read_idx(path, sha256=None):
+    """Read an IDX file (MNIST format), gzipped (``.gz``) or raw.
+
+    A gzipped file is inflated only as far as its IDX header declares (plus one byte).
 
     Parameters
     ----------
     path : str or Path
-
-    Returns
-    -------
-    bytes
-
-    Raises
-    ------
-    ValueError
-        When a gzip stream is corrupted or cut short.
-    """
-    path = Path(path)
-    if path.suffix != ".gz":
-        return path.read_bytes()
-    return _gunzip(path, str(path))
-
-
-def read_idx(path):
-    """Read an IDX file (MNIST format), gzipped or raw.
-
-    Parameters
-    ----------
-    path : str or Path
+    sha256 : str, optional
+        The SHA-256 the uncompressed bytes must have.
 
     Returns
     -------
     ndarray
+
+    Raises
+    ------
+    ValueError
+        A damaged gzip stream, or any problem ``parse_idx`` reports.
     """
-    return parse_idx(read_idx_bytes(path), str(path))
+    path = Path(path)
+    return _read_idx_file(path, path.suffix == ".gz", str(path), sha256)
+
+
+def _read_idx_file(path, gzipped, name, sha256):
+    """``read_idx`` with the compression given and the file called ``name`` in errors."""
+    if not gzipped:
+        with open(path, "rb") as stream:
+            return _read_idx_stream(stream, name, sha256)
+    try:
+        with gzip.open(path, "rb") as stream:
+            return _read_idx_stream(stream, name, sha256)
+    except (EOFError, OSError, zlib.error) as exc:
+        raise ValueError("%s is a corrupted or truncated gzip file (%s)" % (name, exc)) from None
 
 
 def cache_dir(name):
@@ -188,7 +231,7 @@ def _complete(directory, info):
     """Return {part: path} when ``directory`` holds all four files, else None."""
     if directory is None or not Path(directory).is_dir():
         return None
-    found = {part: _file_in(Path(directory), stem) for part, (stem, _) in info.files.items()}
+    found = {part: _file_in(Path(directory), stem) for part, (stem, *_) in info.files.items()}
     return found if all(found.values()) else None
 
 
@@ -241,47 +284,39 @@ def download(info, directory, base_url=None, timeout=60.0):
         {part: Path} of the verified files.
     """
     base_url = base_url or info.mirror
-    if base_url is None or any(sha is None for _, sha in info.files.values()):
+    if base_url is None or any(None in checksums for _, *checksums in info.files.values()):
         raise DatasetNotFoundError(
             "%s cannot be downloaded (no verified checksums); put its four IDX files in a "
             "directory and pass it as path or set %s" % (info.name, ENV_DATA_DIR))
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     found = {}
-    for part, (stem, sha256) in info.files.items():
+    for part, (stem, sha256, gz_sha256) in info.files.items():
         target = directory / (stem + ".gz")
         url = base_url + stem + ".gz"
         handle, temp_name = tempfile.mkstemp(prefix=".part-", dir=directory)
         temp = Path(temp_name)
         try:
+            digest = hashlib.sha256()
             with os.fdopen(handle, "wb") as out, \
                     urllib.request.urlopen(url, timeout=timeout) as src:
                 while True:
                     chunk = src.read(1 << 20)
                     if not chunk:
                         break
+                    digest.update(chunk)
                     out.write(chunk)
-            raw = _gunzip(temp, url)
-            digest = hashlib.sha256(raw).hexdigest()
-            if digest != sha256:
+            # checked before anything is inflated: a forged or damaged file never is
+            if digest.hexdigest() != gz_sha256:
                 raise ValueError("%s failed its SHA-256 check: expected %s, got %s"
-                                 % (url, sha256, digest))
-            parse_idx(raw, url)
+                                 % (url, gz_sha256, digest.hexdigest()))
+            _read_idx_file(temp, True, url, sha256)
             os.replace(temp, target)
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
         found[part] = target
     return found
-
-
-def _gunzip(path, label):
-    """Return the decompressed content of gzip file ``path``; errors name ``label``."""
-    try:
-        with gzip.open(path, "rb") as handle:
-            return handle.read()
-    except (EOFError, OSError, zlib.error) as exc:
-        raise ValueError("%s is a corrupted or truncated gzip file (%s)" % (label, exc)) from None
 
 
 def locate(info, path=None, *, download_missing=True, cache=None, base_url=None):
@@ -334,12 +369,18 @@ def load(info, path=None, *, download_missing=True, cache=None, base_url=None):
     """
     files = locate(info, path, download_missing=download_missing, cache=cache,
                    base_url=base_url)
-    arrays = {part: read_idx(files[part]) for part in PARTS}
+    arrays = {part: read_idx(files[part], info.files[part][1]) for part in PARTS}
     for split in ("train", "test"):
         images, labels = arrays[split + "_images"], arrays[split + "_labels"]
         if images.ndim < 2 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
             raise ValueError("%s: %s images %s and labels %s do not match"
                              % (info.name, split, images.shape, labels.shape))
+        if images.dtype.kind == "f" and not np.isfinite(images).all():
+            raise ValueError("%s: %s has NaN or infinite pixel values"
+                             % (info.name, files[split + "_images"]))
+        if labels.dtype.kind == "f":
+            raise ValueError("%s: %s holds float labels; labels are integers"
+                             % (info.name, files[split + "_labels"]))
     return Dataset(_scale(arrays["train_images"]), arrays["train_labels"].astype(np.int64),
                    _scale(arrays["test_images"]), arrays["test_labels"].astype(np.int64))
 
