@@ -1,7 +1,8 @@
 # Sourced by the scripts beside it: makes a fresh machine ready to run cymlp.
 #  - Fashion-MNIST from Debian's dataset-fashion-mnist when apt-get is there and we are
 #    root (otherwise cymlp downloads and verifies it into ~/.cache/cymlp on first use);
-#  - a virtual environment in .venv with cymlp built from this checkout and EXTRAS.
+#  - a virtual environment in .venv with cymlp built from this checkout and EXTRAS
+#    (rebuilt only when a source or build file, or EXTRAS, changed since the last time).
 # Variables: PYTHON (default python3), EXTRAS (default "test"), VENV (default .venv).
 set -euo pipefail
 PYTHON=${PYTHON:-python3}
@@ -19,6 +20,17 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 # shellcheck disable=SC1091
 . "$VENV/bin/activate"
-echo "== building and installing cymlp[$EXTRAS]"
-python -m pip install -q --upgrade pip
-python -m pip install -q ".[$EXTRAS]"
+# rebuild only when the sources, the build files or the extras changed since the last install
+STAMP="$VENV/.cymlp-installed"
+SOURCE_HASH=$( { echo "$EXTRAS"; find src include setup.py pyproject.toml MANIFEST.in -type f \
+    ! -name '*.c' ! -name '*.so' ! -path '*/__pycache__/*' -print0 | sort -z | xargs -0 sha256sum; } \
+    | sha256sum | cut -d' ' -f1)
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$SOURCE_HASH" ]; then
+    echo "== cymlp[$EXTRAS] is installed from these sources already"
+else
+    echo "== building and installing cymlp[$EXTRAS]"
+    rm -f "$STAMP"
+    python -m pip install -q --upgrade pip
+    python -m pip install -q ".[$EXTRAS]"
+    echo "$SOURCE_HASH" > "$STAMP"
+fi
