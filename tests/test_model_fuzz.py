@@ -9,6 +9,7 @@ file), and member-size lies (a ``.npy`` header declaring another shape, checksum
 recomputed).  ``CYMLP_FUZZ_EXAMPLES`` sets the examples per kind (default 60; CI runs
 thousands and reports the count).
 """
+import collections
 import io
 import json
 import os
@@ -58,10 +59,23 @@ for _name, _model in MODELS.items():
 NAMES = sorted(FILES)
 
 
+OUTCOMES = collections.Counter()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report_outcomes():
+    """With ``CYMLP_FUZZ_REPORT`` set, write the fuzz cases' outcomes there as JSON."""
+    yield
+    if os.environ.get("CYMLP_FUZZ_REPORT"):
+        with open(os.environ["CYMLP_FUZZ_REPORT"], "w") as out:
+            json.dump({"examples_per_kind": EXAMPLES, **OUTCOMES}, out, sort_keys=True)
+
+
 def record(outcome):
-    """Count the outcome in hypothesis's statistics (inside a fuzz case); return it."""
+    """Count a fuzz case's outcome (also in hypothesis's statistics); return it."""
     if currently_in_test_context():
         event(outcome)
+        OUTCOMES[outcome] += 1
     return outcome
 
 
