@@ -1,5 +1,7 @@
 """Shared fixtures: the real Fashion-MNIST data, loaded once per test session; whether the
-BLAS libraries in the process are all OpenBLAS."""
+BLAS libraries in the process are all OpenBLAS; peak traced memory of a call."""
+import tracemalloc
+
 import pytest
 from threadpoolctl import threadpool_info
 
@@ -21,3 +23,20 @@ def openblas_only():
     read the thread setting (``_threads.install_thread_queries``), else use one thread."""
     blas = [lib for lib in threadpool_info() if lib["user_api"] == "blas"]
     return bool(blas) and all(lib["internal_api"] == "openblas" for lib in blas)
+
+
+def _peak_bytes_of(function):
+    """Run ``function``; return the peak of memory traced meanwhile (numpy included)."""
+    tracemalloc.start()
+    try:
+        function()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+@pytest.fixture
+def peak_bytes_of():
+    """``peak_bytes_of(function)``: the peak memory traced while ``function`` runs."""
+    return _peak_bytes_of

@@ -168,18 +168,8 @@ def test_unreachable_mirror_fails_cleanly(tmp_path):
 
 # -- untrusted files (issue 14, finding 10) --------------------------------------
 
-def _peak_bytes_of(function):
-    import tracemalloc
-    tracemalloc.start()
-    try:
-        function()
-    finally:
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-    return peak
 
-
-def test_gzip_bomb_is_inflated_no_further_than_its_header(tmp_path):
+def test_gzip_bomb_is_inflated_no_further_than_its_header(tmp_path, peak_bytes_of):
     # a valid 10-byte IDX file followed by 512 MiB of zeros: ~0.5 MB of gzip
     path = tmp_path / "bomb-idx1-ubyte.gz"
     with gzip.open(path, "wb", compresslevel=1) as out:
@@ -192,7 +182,7 @@ def test_gzip_bomb_is_inflated_no_further_than_its_header(tmp_path):
     def read():
         with pytest.raises(ValueError, match="longer than its header"):
             datasets.read_idx(path)
-    assert _peak_bytes_of(read) < 32 << 20
+    assert peak_bytes_of(read) < 32 << 20
 
 
 @pytest.mark.parametrize("dims", [[0xFFFFFFFF, 0xFFFFFFFF], [1 << 16, 1 << 16, 1 << 16]])
