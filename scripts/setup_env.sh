@@ -23,7 +23,7 @@ fi
 # rebuild only when the sources, the build files or the extras changed since the last install
 STAMP="$VENV/.cymlp-installed"
 SOURCE_HASH=$( { echo "$EXTRAS"; find src include setup.py pyproject.toml MANIFEST.in -type f \
-    ! -name '*.c' ! -name '*.so' ! -path '*/__pycache__/*' -print0 | sort -z | xargs -0 sha256sum; } \
+    ! -name '*.c' ! -name '*.so' ! -path '*/__pycache__/*' ! -path '*.egg-info/*' -print0 | sort -z | xargs -0 sha256sum; } \
     | sha256sum | cut -d' ' -f1)
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$SOURCE_HASH" ]; then
     echo "== cymlp[$EXTRAS] is installed from these sources already"
