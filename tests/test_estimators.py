@@ -175,9 +175,39 @@ def test_partial_fit_rules():
         MLPClassifier(early_stopping=True).partial_fit(IRIS_X, IRIS_Y, classes=[0, 1, 2])
 
 
-def test_one_class_is_refused_clearly():
-    with pytest.raises(ValueError, match="at least 2 classes"):
-        MLPClassifier().fit(IRIS_X[:10], np.zeros(10))
+def test_one_class_is_fitted_as_scikit_learn_fits_it(tmp_path):
+    # issue 15: scikit-learn fits y with one class (a constant predictor); so does cymlp
+    from cymlp import model_io
+    y = np.full(20, "only")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours, theirs = fit_pair("MLPClassifier", dict(hidden_layer_sizes=(3,), max_iter=5,
+                                                      random_state=0), IRIS_X[:20], y)
+    assert list(ours.classes_) == list(theirs.classes_) == ["only"]
+    np.testing.assert_array_equal(ours.predict(IRIS_X), theirs.predict(IRIS_X))
+    np.testing.assert_allclose(ours.predict_proba(IRIS_X), theirs.predict_proba(IRIS_X),
+                               rtol=1e-9)
+    loaded = model_io.load(model_io.save(ours, tmp_path / "one.npz"))
+    np.testing.assert_array_equal(loaded.predict(IRIS_X), ours.predict(IRIS_X))
+
+
+def test_diverging_fit_with_early_stopping_keeps_the_best_epoch():
+    # issue 15: as scikit-learn, the fit ends without error, the diverged epoch scores NaN,
+    # and the weights are those of the best validation epoch
+    kwargs = dict(hidden_layer_sizes=(100,), activation="identity", solver="sgd",
+                  learning_rate_init=1, max_iter=20, early_stopping=True, random_state=0)
+    X, y = load_iris(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ours = MLPRegressor(**kwargs).fit(X, y)
+        theirs = sk.MLPRegressor(**kwargs).fit(X, y)
+    assert np.isnan(ours.validation_scores_[-1]) and np.isnan(theirs.validation_scores_[-1])
+    n = np.flatnonzero(~np.isnan(ours.validation_scores_)).size
+    np.testing.assert_allclose(ours.validation_scores_[:n], theirs.validation_scores_[:n],
+                               rtol=1e-7)
+    assert ours.best_validation_score_ == pytest.approx(theirs.best_validation_score_)
+    np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-7)
 
 
 def test_warm_start_continues_from_the_fitted_weights():

@@ -100,7 +100,7 @@ class ModelSpec:
     params: dict = field(default_factory=dict)   # estimator parameters
     fitted: dict = field(default_factory=dict)   # fitted attributes to set
     label_type: str = None
-    n_classes: int = None  # expected length of the classes member (classifiers)
+    class_counts: tuple = ()  # lengths the classes member may have (classifiers)
 
     @property
     def n_inputs(self):
@@ -313,20 +313,21 @@ def _check_fitted(fitted, path, spec):
 
 
 def _check_labels(label_type, path, spec):
-    """A classifier's label type against its output layer; sets ``spec.n_classes``."""
+    """A classifier's label type against its output layer; sets ``spec.class_counts``."""
     _require(label_type in _LABEL_TYPES, path, "label_type %r is not one of %s",
              label_type, _LABEL_TYPES)
     n_out = spec.n_outputs
     if label_type == "multiclass":
         _require(spec.output == "softmax" and n_out >= 3, path,
                  "a multiclass model needs a softmax output of 3 or more classes")
-        spec.n_classes = n_out
+        spec.class_counts = (n_out,)
     elif label_type == "binary":
+        # two classes, or one (fitted as scikit-learn does, to a constant)
         _require(spec.output == "logistic" and n_out == 1, path,
                  "a binary model needs one logistic output")
-        spec.n_classes = 2
+        spec.class_counts = (1, 2)
     else:
         _require(spec.output == "logistic", path,
                  "a multilabel model needs logistic outputs")
-        spec.n_classes = n_out
+        spec.class_counts = (n_out,)
     spec.label_type = label_type

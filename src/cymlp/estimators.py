@@ -11,7 +11,11 @@ split are drawn exactly as scikit-learn draws them.
 Differences, each deliberate:
 - a fit whose loss becomes NaN or infinite stops at once with ``ValueError`` and
   leaves the estimator as it was before the call (scikit-learn trains on and raises at
-  the end, leaving non-finite weights behind);
+  the end, leaving non-finite weights behind); with ``early_stopping=True`` it ends
+  without error, as scikit-learn's does, with a NaN loss and validation score for the
+  diverged epoch and the weights of the best validation epoch (scikit-learn trains on
+  through NaN epochs up to ``max_iter``, which cannot change those weights, so only
+  ``n_iter_`` and the length of the curves differ);
 - sparse ``X`` is accepted and densified before training;
 - with more than one output, the squared-error loss reported in ``loss_`` is
   ``1/2 sum_j (y_j - p_j)^2`` per sample (what the gradient descends), where
@@ -203,6 +207,8 @@ class _BaseMLP(BaseEstimator):
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
         if y.ndim == 1:
             y = y.reshape((-1, 1))
+        if not first_pass and "_network" not in self.__dict__:
+            self._adopt_assigned_parameters(X.dtype)
         dtype = X.dtype if first_pass else self._network.dtype
         X = np.ascontiguousarray(X, dtype=dtype)
         Y = np.ascontiguousarray(y, dtype=dtype)
@@ -225,6 +231,43 @@ class _BaseMLP(BaseEstimator):
 
         if not np.isfinite(self._network.params).all():
             raise DivergenceError("non-finite weights after fitting")
+
+    def _adopt_assigned_parameters(self, default_dtype=np.float64):
+        """Build the network from ``coefs_``/``intercepts_`` a user assigned to an
+        estimator that was never fitted (scikit-learn continues from them).
+
+        ``out_activation_`` must be assigned too; the counters and curves that a fit
+        keeps start afresh where they were not assigned."""
+        try:
+            coefs = [np.asarray(c) for c in self.coefs_]
+            intercepts = [np.asarray(b) for b in self.intercepts_]
+        except TypeError:
+            raise TypeError("coefs_ and intercepts_ must be lists of arrays") from None
+        if not coefs or len(coefs) != len(intercepts):
+            raise ValueError("coefs_ and intercepts_ must be lists of the same, non-zero "
+                             "length; got %d and %d" % (len(coefs), len(intercepts)))
+        for k, (W, b) in enumerate(zip(coefs, intercepts)):
+            if W.ndim != 2 or b.shape != (W.shape[1],):
+                raise ValueError("coefs_[%d] must be 2-D and intercepts_[%d] hold one value "
+                                 "per column; got shapes %s and %s"
+                                 % (k, k, W.shape, b.shape))
+        output = self.__dict__.get("out_activation_")
+        if output is None:
+            raise NotFittedError("coefs_ and intercepts_ were assigned without "
+                                 "out_activation_; assign it too, or call fit")
+        dtype = coefs[0].dtype if coefs[0].dtype in (np.float32, np.float64) else \
+            np.dtype(default_dtype)
+        sizes = [coefs[0].shape[0]] + [W.shape[1] for W in coefs]
+        network = Network(sizes, activation=self.activation, output=output,
+                          dtype=dtype.type, random_state=0)
+        network.coefs = coefs
+        network.intercepts = intercepts
+        self._network = network
+        self._bind_parameters()
+        defaults = {"n_iter_": 0, "t_": 0, "n_layers_": len(sizes), "n_outputs_": sizes[-1],
+                    **self._fresh_bookkeeping()}
+        for name, value in defaults.items():
+            self.__dict__.setdefault(name, value)
 
     def _continue_with(self, hidden):
         """Check that a warm or incremental fit continues the fitted network.
@@ -263,17 +306,19 @@ class _BaseMLP(BaseEstimator):
         self._bind_parameters()
         self.__dict__.pop("_optimizer", None)
         if self.solver in _STOCHASTIC_SOLVERS:
-            self._best_params = self._network.params.copy()
-            self.loss_curve_ = []
-            self._no_improvement_count = 0
-            if self.early_stopping:
-                self.validation_scores_ = []
-                self.best_validation_score_ = -np.inf
-                self.best_loss_ = None
-            else:
-                self.best_loss_ = np.inf
-                self.validation_scores_ = None
-                self.best_validation_score_ = None
+            self.__dict__.update(self._fresh_bookkeeping())
+
+    def _fresh_bookkeeping(self):
+        """The stochastic solvers' curves and counters at the start of training."""
+        state = {"_best_params": self._network.params.copy(), "loss_curve_": [],
+                 "_no_improvement_count": 0}
+        if self.early_stopping:
+            state.update(validation_scores_=[], best_validation_score_=-np.inf,
+                         best_loss_=None)
+        else:
+            state.update(best_loss_=np.inf, validation_scores_=None,
+                         best_validation_score_=None)
+        return state
 
     def _make_optimizer(self):
         if self.solver == "sgd":
@@ -282,7 +327,9 @@ class _BaseMLP(BaseEstimator):
 
     def _split_validation(self, X, Y, sample_weight):
         """scikit-learn's early-stopping split (same draws from the random state)."""
-        stratify = Y if is_classifier(self) and self.n_outputs_ == 1 else None
+        # scikit-learn stratifies on its boolean label indicator (so its messages name
+        # classes 'True'/'False'); the same split, the same words
+        stratify = Y.astype(bool) if is_classifier(self) and self.n_outputs_ == 1 else None
         arrays = (X, Y) if sample_weight is None else (X, Y, sample_weight)
         parts = train_test_split(*arrays, random_state=self._random_state,
                                  test_size=self.validation_fraction, stratify=stratify)
@@ -343,6 +390,11 @@ class _BaseMLP(BaseEstimator):
                     # the weights are those of the last finished batch
                     self.t_ += network._engine.last_n_samples
                     raise
+                except DivergenceError:
+                    if not early_stopping:
+                        raise
+                    self._record_diverged_epoch(n_samples)
+                    break
                 self.n_iter_ += 1
                 self.loss_ = result.loss
                 self.t_ += n_samples
@@ -368,6 +420,21 @@ class _BaseMLP(BaseEstimator):
                                   % self.max_iter, ConvergenceWarning)
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.")
+
+    def _record_diverged_epoch(self, n_samples):
+        """With early stopping, a diverged epoch ends training as scikit-learn's fit ends:
+        its loss and validation score are NaN, and the weights of the best validation
+        epoch are kept.  (scikit-learn trains on through NaN epochs, which can never
+        improve the best score, so it ends with the same weights.)"""
+        self.n_iter_ += 1
+        self.t_ += n_samples
+        self.loss_ = np.nan
+        self.loss_curve_.append(np.nan)
+        self.validation_scores_.append(np.nan)
+        warnings.warn("Training diverged in epoch %d (the loss became NaN or infinite); "
+                      "stopping with the weights of the best validation epoch. Lower the "
+                      "learning rate or scale the inputs." % self.n_iter_,
+                      ConvergenceWarning)
 
     def _trigger_stopping(self, msg):
         """Stop, or for adaptive SGD divide the learning rate by 5 (stop below 1e-6)."""
@@ -453,6 +520,8 @@ class _BaseMLP(BaseEstimator):
         return self._network._forward(np.ascontiguousarray(X, dtype=self._network.dtype))
 
     def _forward(self, X):
+        if "_network" not in self.__dict__ and "coefs_" in self.__dict__:
+            self._adopt_assigned_parameters()
         if "_network" not in self.__dict__:
             # check_is_fitted's message, without its per-call cost (tags, attribute scan)
             raise NotFittedError("This %s instance is not fitted yet. Call 'fit' with "
@@ -589,24 +658,18 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         def set_classes():
             binarizer = LabelBinarizer()
             binarizer.fit(y if type_of_target(y).startswith("multilabel") else classes)
-            self._check_enough_classes(binarizer.classes_)
             self._label_binarizer = binarizer
             self.classes_ = binarizer.classes_
 
         return self._fit(X, y, sample_weight, incremental=True,
                          prepare=set_classes if first_call else None)
 
-    @staticmethod
-    def _check_enough_classes(classes):
-        if len(classes) < 2:
-            raise ValueError("MLPClassifier needs samples of at least 2 classes in the "
-                             "data, but the data contains only one class: %r" % classes[0])
-
     def _validate_input(self, X, y, incremental, reset):
         X, y = self._validate_xy(X, y, reset)
         if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            # one class is fitted as scikit-learn fits it: one logistic output whose
+            # target is always 0, and predict returns that class
             binarizer = LabelBinarizer().fit(y)
-            self._check_enough_classes(binarizer.classes_)
             self._label_binarizer = binarizer
             self.classes_ = binarizer.classes_
         else:
@@ -635,8 +698,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return self._label_binarizer.inverse_transform(output)
 
     def _score_validation(self, X_val, y_val, w_val):
-        return accuracy_score(y_val, self._decode(self._predict_checked(X_val)),
-                              sample_weight=w_val)
+        output = self._predict_checked(X_val)
+        if not np.isfinite(output).all():
+            return np.nan   # scikit-learn's score of a diverged model
+        return accuracy_score(y_val, self._decode(output), sample_weight=w_val)
 
     def predict(self, X):
         """Predict classes.
@@ -762,8 +827,10 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return "exp" if self.loss == "poisson" else "identity"
 
     def _score_validation(self, X_val, y_val, w_val):
-        return r2_score(y_val, self._shape_output(self._predict_checked(X_val)),
-                        sample_weight=w_val)
+        output = self._predict_checked(X_val)
+        if not np.isfinite(output).all():
+            return np.nan   # scikit-learn's score of a diverged model
+        return r2_score(y_val, self._shape_output(output), sample_weight=w_val)
 
     @staticmethod
     def _shape_output(output):

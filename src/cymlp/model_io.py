@@ -168,6 +168,15 @@ def _name_dtype(dtype):
         dtype, _schema.MAX_LABEL_CHARS)
 
 
+def _class_count_check(counts):
+    def check(declared):
+        if len(declared) == 1 and declared[0] in counts:
+            return None
+        return "shape %s where the header implies %s classes" % (
+            declared, " or ".join(map(str, counts)))
+    return check
+
+
 def _header_shape(declared):
     if len(declared) == 1 and declared[0] <= _schema.MAX_HEADER_BYTES:
         return None
@@ -191,7 +200,7 @@ def _read_model(path):
         spec = _schema.check_header(header, path, _ESTIMATORS)
         expected = {"params": (_float_dtype(spec.dtype), (spec.n_params,))}
         if spec.kind == "MLPClassifier":
-            expected["classes"] = (_label_dtype, (spec.n_classes,))
+            expected["classes"] = (_label_dtype, _class_count_check(spec.class_counts))
         if spec.kind != "Network":
             expected["feature_names"] = (_name_dtype, (spec.fitted["n_features_in_"],))
         for name in members:
@@ -220,9 +229,9 @@ def _check_classes(classes, spec, path):
     if classes.size > 1 and not (classes[1:] > classes[:-1]).all():
         raise ModelFileError("%s: class labels are not sorted and distinct" % path)
     if spec.label_type == "multilabel-indicator" and not np.array_equal(
-            classes, np.arange(spec.n_classes)):
+            classes, np.arange(classes.size)):
         raise ModelFileError("%s: a multilabel model's classes are 0 to %d"
-                             % (path, spec.n_classes - 1))
+                             % (path, classes.size - 1))
 
 
 def load(path):
@@ -275,7 +284,7 @@ def _load_checked(path):
     if "classes" in entries:
         binarizer = LabelBinarizer()
         if spec.label_type == "multilabel-indicator":
-            binarizer.fit(np.eye(spec.n_classes, dtype=int))
+            binarizer.fit(np.eye(entries["classes"].size, dtype=int))
         else:
             binarizer.fit(entries["classes"])
         model._label_binarizer = binarizer
