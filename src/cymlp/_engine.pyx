@@ -105,6 +105,7 @@ cdef struct Optim:
 
 cdef struct EpochStats:
     double loss_sum      # sum over batches of batch loss * batch weight
+    double penalty_sum   # the part of loss_sum that is the L2 term alpha/2 ||W||^2
     double weight_sum    # sum of the weights (or counts) of finished batches
     Py_ssize_t n_batches
     Py_ssize_t n_samples
@@ -192,7 +193,7 @@ cdef class Engine:
     cdef list _chunk_ws
     cdef Py_ssize_t _chunk_rows
     # progress of the last train_epoch call, kept even when it was interrupted
-    cdef readonly double last_loss_sum, last_weight_sum
+    cdef readonly double last_loss_sum, last_penalty_sum, last_weight_sum
     cdef readonly Py_ssize_t last_n_batches, last_n_samples
     cdef readonly long long last_t
     cdef object __weakref__
@@ -503,7 +504,7 @@ cdef class Engine:
         status : int
             ``EPOCH_DONE`` or ``EPOCH_DIVERGED``.
 
-        The sums (loss, weight, batches, samples) and Adam's step count are left in
+        The sums (loss, its L2 part, weight, batches, samples) and Adam's step count are left in
         the ``last_*`` attributes, also when a KeyboardInterrupt ends the epoch.
         """
         self._check_data(X, Y, sample_weight)
@@ -573,6 +574,7 @@ cdef class Engine:
                                   <double*>acts, <double*>deltas, &opt, alpha, &stats)
         finally:
             self.last_loss_sum = stats.loss_sum
+            self.last_penalty_sum = stats.penalty_sum
             self.last_weight_sum = stats.weight_sum
             self.last_n_batches = stats.n_batches
             self.last_n_samples = stats.n_samples

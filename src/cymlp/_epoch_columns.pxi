@@ -162,7 +162,7 @@ cdef int run_epoch_columns(ColumnEpoch* ep, floating* deltas, Py_ssize_t max_wid
             ep.d_prev = deltas + rows * max_width if d_cur == deltas else deltas
             pool_run(backward_fn, ep, ep.n_chunks, use_helpers)
             d_cur = <floating*>ep.d_prev
-        end_batch(opt, stats, loss, sw, rows, &since_check, check_every)
+        end_batch(opt, stats, loss, penalty, sw, rows, &since_check, check_every)
         start += rows
     stats.status = _DONE
     return 0

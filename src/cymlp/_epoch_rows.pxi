@@ -152,7 +152,7 @@ cdef int run_epoch_parallel(ParallelEpoch* ep, bint is_float, const Py_ssize_t* 
             return 0
         begin_step(opt, ep.alpha, sw)
         pool_run(update_fn, ep, T, use_helpers)
-        end_batch(opt, stats, loss, sw, rows, &since_check, check_every)
+        end_batch(opt, stats, loss, penalty, sw, rows, &since_check, check_every)
         start += rows
     stats.status = _DONE
     return 0

@@ -13,13 +13,16 @@ cdef void begin_step(Optim* opt, double alpha, double sw) noexcept nogil:
                        / (1.0 - pow(opt.beta1, <double>(opt.t + 1))))
 
 
-cdef int end_batch(Optim* opt, EpochStats* stats, double loss, double sw, Py_ssize_t rows,
-                   Py_ssize_t* since_check, Py_ssize_t check_every) except -1 nogil:
-    """Count a finished batch (Adam's step, the epoch sums); check for Ctrl-C every
+cdef int end_batch(Optim* opt, EpochStats* stats, double loss, double penalty, double sw,
+                   Py_ssize_t rows, Py_ssize_t* since_check,
+                   Py_ssize_t check_every) except -1 nogil:
+    """Count a finished batch (Adam's step, the epoch sums; ``penalty`` is the batch's
+    L2 term alpha/2 ||W||^2, inside ``loss * sw``); check for Ctrl-C every
     ``check_every`` batches."""
     if opt.kind != 0:
         opt.t += 1
     stats.loss_sum += loss * sw
+    stats.penalty_sum += penalty
     stats.weight_sum += sw
     stats.n_batches += 1
     stats.n_samples += rows
@@ -78,7 +81,7 @@ cdef int run_epoch(const Step* steps, Py_ssize_t n_steps, Py_ssize_t n_params,
             # the data loss was not finite: forward_backward returned before any update
             stats.status = _DIVERGED
             return 0
-        end_batch(opt, stats, loss, sw, rows, &since_check, check_every)
+        end_batch(opt, stats, loss, penalty, sw, rows, &since_check, check_every)
         start += rows
     stats.status = _DONE
     return 0

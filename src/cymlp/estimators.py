@@ -17,9 +17,14 @@ Differences, each deliberate:
   through NaN epochs up to ``max_iter``, which cannot change those weights, so only
   ``n_iter_`` and the length of the curves differ);
 - sparse ``X`` is accepted and densified before training;
-- with more than one output, the squared-error loss reported in ``loss_`` is
-  ``1/2 sum_j (y_j - p_j)^2`` per sample (what the gradient descends), where
-  scikit-learn also divides by the number of outputs.
+- with more than one output, L-BFGS descends the loss whose gradient it is handed:
+  ``1/2 sum_j (y_j - p_j)^2`` per sample (summed over the outputs) plus the L2 term,
+  the loss SGD and Adam descend in both libraries.  scikit-learn hands scipy that
+  gradient with a loss averaged over the outputs, so its line search and stopping see
+  another function; its weights differ from cymlp's by a few 1e-2 (see README).
+  ``loss_`` and ``loss_curve_`` are reported on scikit-learn's scale (the data part
+  averaged over the outputs) for every solver, so ``tol``-based stopping and
+  ``n_iter_`` match for sgd and adam.
 """
 import copy
 import operator
@@ -396,7 +401,7 @@ class _BaseMLP(BaseEstimator):
                     self._record_diverged_epoch(n_samples)
                     break
                 self.n_iter_ += 1
-                self.loss_ = result.loss
+                self.loss_ = self._reported_loss(result.loss, result.penalty)
                 self.t_ += n_samples
                 self.loss_curve_.append(self.loss_)
                 if self.verbose:
@@ -420,6 +425,11 @@ class _BaseMLP(BaseEstimator):
                                   % self.max_iter, ConvergenceWarning)
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.")
+
+    def _reported_loss(self, loss, penalty):
+        """``loss_`` on scikit-learn's scale from the loss descended (``penalty`` is its
+        L2 part); the same but for multi-output squared error (``MLPRegressor``)."""
+        return loss
 
     def _record_diverged_epoch(self, n_samples):
         """With early stopping, a diverged epoch ends training as scikit-learn's fit ends:
@@ -495,7 +505,10 @@ class _BaseMLP(BaseEstimator):
         if not np.isfinite(result.fun):
             raise DivergenceError("L-BFGS reached a non-finite loss")
         self.n_iter_ = min(int(result.nit), self.max_iter)
-        self.loss_ = float(result.fun)
+        coef = result.x[:network.n_coef]
+        weight_sum = X.shape[0] if sample_weight is None else float(sample_weight.sum())
+        self.loss_ = self._reported_loss(float(result.fun),
+                                         0.5 * self.alpha * float(coef @ coef) / weight_sum)
         network.params[...] = result.x
 
     # -- prediction ------------------------------------------------------
@@ -831,6 +844,14 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         if not np.isfinite(output).all():
             return np.nan   # scikit-learn's score of a diverged model
         return r2_score(y_val, self._shape_output(output), sample_weight=w_val)
+
+    def _reported_loss(self, loss, penalty):
+        """scikit-learn reports the squared error averaged over the outputs (its gradient,
+        and the loss every solver here descends, sum over them): the data part of the
+        loss is divided by ``n_outputs_``, the L2 part is not."""
+        if self.loss != "squared_error" or self.n_outputs_ == 1:
+            return loss
+        return (loss - penalty) / self.n_outputs_ + penalty
 
     @staticmethod
     def _shape_output(output):

@@ -69,6 +69,8 @@ class EpochResult:
     ----------
     loss : float
         Weighted mean over the batches of the batch loss (data loss plus L2 term).
+    penalty : float
+        The L2 term's part of ``loss`` (``loss - penalty`` is the data loss).
     n_batches, n_samples : int
         Batches and samples processed.
     weight_sum : float
@@ -76,6 +78,7 @@ class EpochResult:
     """
 
     loss: float
+    penalty: float
     n_batches: int
     n_samples: int
     weight_sum: float
@@ -535,11 +538,12 @@ class Network:
                                             split.by_columns)
             finally:
                 optimizer.t = engine.last_t
+        weight_sum = engine.last_weight_sum
         result = EpochResult(
-            loss=engine.last_loss_sum / engine.last_weight_sum if engine.last_weight_sum else
-            float("nan"),
+            loss=engine.last_loss_sum / weight_sum if weight_sum else float("nan"),
+            penalty=engine.last_penalty_sum / weight_sum if weight_sum else float("nan"),
             n_batches=engine.last_n_batches, n_samples=engine.last_n_samples,
-            weight_sum=engine.last_weight_sum)
+            weight_sum=weight_sum)
         if status == EPOCH_DIVERGED:
             error = DivergenceError(
                 "the loss became NaN or infinite after %d batches; lower the learning "
