@@ -67,7 +67,8 @@ run_thread() {
     local site
     site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["platlib"])')/cymlp
     for module in _pool _engine; do
-        if ! nm -D "$site"/$module.*.so | grep -q __tsan_; then
+        # grep reads all of nm's output (with -q, nm could die of SIGPIPE under pipefail)
+        if ! nm -D "$site"/$module.*.so | grep __tsan_ > /dev/null; then
             echo "$module is not built with ThreadSanitizer"; exit 1
         fi
     done
