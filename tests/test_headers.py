@@ -31,6 +31,9 @@ long long use_sync(long long *word) {
         cymlp_adam_update_##S(a, b, b, c, d, n, 0, 1, 0, 0, 1); \
         cymlp_add_scaled_##S(a, b, n, 1); \
         cymlp_row_product_##S(a, b, n, n, n, c); \
+        cymlp_csr_matmul_##S(a, idx, idx, idx, 0, n, b, n, n, c, n); \
+        cymlp_csr_matmul_##S(a, idx, idx, NULL, 1, n, b, n, n, c, n); \
+        cymlp_csr_grad_##S(a, idx, idx, idx, 0, n, b, n, 0, n, c, n); \
         (void)cymlp_all_finite_##S(d, n); \
     }
 USE(f, float)

@@ -1,6 +1,6 @@
 /* cymlp's C kernels, instantiated once for float (suffix _f) and once for double
- * (suffix _d).  The bodies live in activations.h, losses.h, optim.h, rowproduct.h and
- * checks.h, written
+ * (suffix _d).  The bodies live in activations.h, losses.h, optim.h, rowproduct.h,
+ * sparse.h and checks.h, written
  * once over the macros CYMLP_REAL (the element type), CYMLP_FN(name) (the suffixed
  * name), CYMLP_EXP (the vectorisable exp of fastexp.h), CYMLP_SQRT, and CYMLP_BITS /
  * CYMLP_EXP_BITS (the same-sized unsigned integer and its exponent mask).
@@ -65,6 +65,7 @@ enum cymlp_activation {
 #include "cymlp/losses.h"
 #include "cymlp/optim.h"
 #include "cymlp/rowproduct.h"
+#include "cymlp/sparse.h"
 #include "cymlp/checks.h"
 #undef CYMLP_REAL
 #undef CYMLP_FN
@@ -83,6 +84,7 @@ enum cymlp_activation {
 #include "cymlp/losses.h"
 #include "cymlp/optim.h"
 #include "cymlp/rowproduct.h"
+#include "cymlp/sparse.h"
 #include "cymlp/checks.h"
 #undef CYMLP_REAL
 #undef CYMLP_FN

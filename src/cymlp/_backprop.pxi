@@ -2,6 +2,41 @@
 # structs).  Forward + backward over one block, the optimizer step on a slice, and the
 # full-data loss and gradient.
 
+# -- the first layer's input: dense rows or CSR rows ---------------------------
+
+cdef void input_product(const SparseInput* sx, const floating* X, const Step* s,
+                        const floating* params, Py_ssize_t rows, Py_ssize_t c0,
+                        Py_ssize_t c1, floating* dst) noexcept nogil:
+    """dst[:, c0:c1] := O_0 W[:, c0:c1] (no intercept) for step ``s`` reading the input:
+    dense rows X, or the CSR rows ``sx`` (when not NULL); dst has row stride n_out."""
+    if c1 <= c0:
+        return
+    if sx == NULL:
+        gemm(False, False, <int>rows, <int>(c1 - c0), <int>s.n_in, 1, X, <int>s.n_in,
+             params + s.w_off + c0, <int>s.n_out, 0, dst + c0, <int>s.n_out)
+    else:
+        csr_matmul(<const floating*>sx.data, sx.indices, sx.indptr, sx.pick, sx.row0,
+                   rows, params + s.w_off + c0, s.n_out, c1 - c0, dst + c0, s.n_out)
+
+
+cdef void input_gradient(const SparseInput* sx, const floating* X, const Step* s,
+                         const floating* D, Py_ssize_t rows, Py_ssize_t r0, Py_ssize_t r1,
+                         bint fresh, floating* grads) noexcept nogil:
+    """dW[r0:r1, :] := (or += unless ``fresh``) O_0[:, r0:r1]^T D for the step reading
+    the input (dense rows X, or the CSR rows ``sx``)."""
+    if r1 <= r0:
+        return
+    if sx == NULL:
+        gemm(True, False, <int>(r1 - r0), <int>s.n_out, <int>rows, 1, X + r0,
+             <int>s.n_in, D, <int>s.n_out, 0 if fresh else 1,
+             grads + s.w_off + r0 * s.n_out, <int>s.n_out)
+        return
+    if fresh:
+        memset(grads + s.w_off + r0 * s.n_out, 0, (r1 - r0) * s.n_out * sizeof(floating))
+    csr_grad(<const floating*>sx.data, sx.indices, sx.indptr, sx.pick, sx.row0, rows, D,
+             s.n_out, r0, r1, grads + s.w_off, s.n_out)
+
+
 # -- forward + backward -------------------------------------------------------
 
 cdef void update_slice(floating* params, const floating* g, const floating* g2,
@@ -43,14 +78,15 @@ cdef void update_layer(const Step* s, floating* params, const floating* grads,
 
 
 cdef double forward_backward(const Step* steps, Py_ssize_t n_steps, floating* params,
-                             floating* grads, const floating* X, const floating* Y,
-                             const floating* w, floating scale, Py_ssize_t rows,
-                             floating* acts, floating* deltas, Py_ssize_t max_width,
-                             bint backward, bint accumulate,
+                             floating* grads, const floating* X, const SparseInput* sx,
+                             const floating* Y, const floating* w, floating scale,
+                             Py_ssize_t rows, floating* acts, floating* deltas,
+                             Py_ssize_t max_width, bint backward, bint accumulate,
                              const Optim* opt) noexcept nogil:
     """Loss of one block; if ``backward``, its gradient; if ``opt``, the update too.
 
-    forward   U_k = O_{k-1} W_k + b_k,  O_k = f_k(U_k)           (O_0 = X)
+    forward   U_k = O_{k-1} W_k + b_k,  O_k = f_k(U_k)           (O_0 = X, or the CSR
+              rows ``sx`` when it is not NULL)
     output    Delta_L = (O_L - Y) * w * scale,  loss = sum_i w_i L_i   (returned)
     backward  dW_k = O_{k-1}^T Delta_k,  db_k = sum_rows Delta_k,
               Delta_{k-1} = (Delta_k W_k^T) * f'_{k-1}(U_{k-1})
@@ -73,8 +109,11 @@ cdef double forward_backward(const Step* steps, Py_ssize_t n_steps, floating* pa
     for k in range(n_steps):
         s = &steps[k]
         dst = acts + rows * s.act_off
-        gemm(False, False, <int>rows, <int>s.n_out, <int>s.n_in, 1, src, <int>s.n_in,
-             params + s.w_off, <int>s.n_out, 0, dst, <int>s.n_out)
+        if k == 0:
+            input_product(sx, X, s, params, rows, 0, s.n_out, dst)
+        else:
+            gemm(False, False, <int>rows, <int>s.n_out, <int>s.n_in, 1, src, <int>s.n_in,
+                 params + s.w_off, <int>s.n_out, 0, dst, <int>s.n_out)
         if k < last:
             bias_activation(dst, params + s.b_off, rows, s.n_out, s.act)
         src = dst
@@ -89,8 +128,11 @@ cdef double forward_backward(const Step* steps, Py_ssize_t n_steps, floating* pa
         s = &steps[k]
         src = X if k == 0 else acts + rows * steps[k - 1].act_off
         fresh = s.grad_starts and not accumulate
-        gemm(True, False, <int>s.n_in, <int>s.n_out, <int>rows, 1, src, <int>s.n_in,
-             d_cur, <int>s.n_out, 0 if fresh else 1, grads + s.w_off, <int>s.n_out)
+        if k == 0:
+            input_gradient(sx, X, s, d_cur, rows, 0, s.n_in, fresh, grads)
+        else:
+            gemm(True, False, <int>s.n_in, <int>s.n_out, <int>rows, 1, src, <int>s.n_in,
+                 d_cur, <int>s.n_out, 0 if fresh else 1, grads + s.w_off, <int>s.n_out)
         if fresh:
             memset(grads + s.b_off, 0, s.n_out * sizeof(floating))
         add_column_sums(grads + s.b_off, d_cur, rows, s.n_out, s.n_out)
@@ -106,21 +148,27 @@ cdef double forward_backward(const Step* steps, Py_ssize_t n_steps, floating* pa
 
 
 cdef double loss_gradient_all(const Step* steps, Py_ssize_t n_steps, floating* params,
-                              floating* grads, const floating* X, const floating* Y,
+                              floating* grads, const floating* X, const SparseInput* sx,
+                              const floating* Y,
                               const floating* w, floating scale, Py_ssize_t n,
                               Py_ssize_t n_in, Py_ssize_t n_out, floating* acts,
-                              floating* deltas, Py_ssize_t block, Py_ssize_t max_width,
-                              bint backward) noexcept nogil:
-    """sum_i w_i L_i over all n rows, in blocks; gradients added into ``grads``
-    (which the caller zeroes)."""
+                              floating* deltas, Py_ssize_t block_rows,
+                              Py_ssize_t max_width, bint backward) noexcept nogil:
+    """sum_i w_i L_i over all n rows (dense X, or the CSR rows ``sx``), in blocks;
+    gradients added into ``grads`` (which the caller zeroes)."""
     cdef Py_ssize_t start = 0, rows
     cdef double total = 0
     cdef const floating* w_block = NULL
+    cdef SparseInput block
     while start < n:
-        rows = n - start if n - start < block else block
+        rows = n - start if n - start < block_rows else block_rows
         if w != NULL:
             w_block = w + start
-        total += forward_backward(steps, n_steps, params, grads, X + start * n_in,
+        if sx != NULL:
+            block = sparse_block(sx, NULL, start)
+        total += forward_backward(steps, n_steps, params, grads,
+                                  X + start * n_in if sx == NULL else NULL,
+                                  &block if sx != NULL else NULL,
                                   Y + start * n_out, w_block, scale, rows, acts, deltas,
                                   max_width, backward, True, NULL)
         start += rows

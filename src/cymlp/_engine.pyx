@@ -32,8 +32,8 @@ from libc.string cimport memcpy, memset
 
 from cymlp._blas cimport dot, gemm
 from cymlp._kernels cimport (activation_derivative, adam_update, add_column_sums,
-                             add_scaled, bias_activation, gather_rows, output_error,
-                             row_product, sgd_update)
+                             add_scaled, bias_activation, csr_grad, csr_matmul, gather_rows,
+                             output_error, row_product, sgd_update)
 from cymlp._pool cimport (chunk_fn, pool_acquire, pool_helpers, pool_release, pool_run,
                           thread_limit)
 
@@ -112,6 +112,25 @@ cdef struct EpochStats:
     int status
 
 
+cdef struct SparseInput:
+    # A CSR input matrix, and the rows of it that the current block uses: rows
+    # pick[0..rows) when pick is not NULL, else row0, row0 + 1, ...
+    const void* data
+    const Py_ssize_t* indices
+    const Py_ssize_t* indptr
+    const Py_ssize_t* pick
+    Py_ssize_t row0
+
+
+cdef inline SparseInput sparse_block(const SparseInput* sx, const Py_ssize_t* pick,
+                                     Py_ssize_t row0) noexcept nogil:
+    """``sx`` restricted to a block: its rows ``pick`` (or from ``row0`` when NULL)."""
+    cdef SparseInput block = sx[0]
+    block.pick = pick
+    block.row0 = row0
+    return block
+
+
 cdef inline void* data_ptr(object array):
     return cnp.PyArray_DATA(<cnp.ndarray>array)
 
@@ -146,6 +165,18 @@ cdef int check_buffer(object array, str name, int typenum, int ndim, Py_ssize_t 
     if writable and not cnp.PyArray_ISWRITEABLE(a):
         raise ValueError("%s must be writable" % name)
     return 0
+
+
+cdef bint csr_pointers_valid(const Py_ssize_t* indptr, Py_ssize_t n,
+                             Py_ssize_t nnz) noexcept nogil:
+    """Whether indptr[0..n] runs from 0 to nnz without decreasing."""
+    cdef Py_ssize_t i
+    if indptr[0] != 0 or indptr[n] != nnz:
+        return False
+    for i in range(n):
+        if indptr[i + 1] < indptr[i]:
+            return False
+    return True
 
 
 cdef bint indices_in_range(const Py_ssize_t* idx, Py_ssize_t n,
@@ -288,28 +319,33 @@ cdef class Engine:
             arrays += buffers[1:] if k == 0 else buffers
         return sum(a.nbytes for a in arrays if a is not None)
 
-    cdef _ensure_workspace(self, Py_ssize_t rows):
-        """Allocate the workspace for blocks of ``rows`` rows, unless it is big enough."""
-        if rows <= self._ws_rows:
-            return
+    cdef _ensure_workspace(self, Py_ssize_t rows, bint dense=True):
+        """Allocate the workspace for blocks of ``rows`` rows, unless it is big enough;
+        the buffer for gathered input rows only for a ``dense`` input (a CSR input is
+        read in place)."""
         dtype = self.params.dtype
-        self._acts = np.empty(rows * self.width_sum, dtype=dtype)
-        self._deltas = np.empty(2 * rows * self.max_width, dtype=dtype)
-        self._xb = np.empty(rows * self.n_in, dtype=dtype)
-        self._yb = np.empty(rows * self.n_out, dtype=dtype)
-        self._wb = np.empty(rows, dtype=dtype)
-        self._ws_rows = rows
+        if rows > self._ws_rows:
+            self._acts = np.empty(rows * self.width_sum, dtype=dtype)
+            self._deltas = np.empty(2 * rows * self.max_width, dtype=dtype)
+            self._yb = np.empty(rows * self.n_out, dtype=dtype)
+            self._wb = np.empty(rows, dtype=dtype)
+            self._ws_rows = rows
+        if self._xb is None or (dense and self._xb.shape[0] < rows * self.n_in):
+            self._xb = np.empty(rows * self.n_in if dense else 1, dtype=dtype)
 
-    cdef _ensure_chunk_workspace(self, Py_ssize_t rows, Py_ssize_t n_chunks):
-        """Allocate per-chunk buffers for ``n_chunks`` chunks of up to ``rows`` rows."""
-        if n_chunks == len(self._chunk_ws) and rows <= self._chunk_rows:
+    cdef _ensure_chunk_workspace(self, Py_ssize_t rows, Py_ssize_t n_chunks,
+                                 bint dense=True):
+        """Allocate per-chunk buffers for ``n_chunks`` chunks of up to ``rows`` rows (the
+        gathered input rows only for a ``dense`` input)."""
+        if (n_chunks == len(self._chunk_ws) and rows <= self._chunk_rows
+                and (not dense or self._chunk_ws[0][1].shape[0] >= rows * self.n_in)):
             return
         self._chunk_ws = []   # free the old buffers first
         dtype = self.params.dtype
         for k in range(n_chunks):
             self._chunk_ws.append((
                 self.grads if k == 0 else np.zeros(self.n_params, dtype=dtype),
-                np.empty(rows * self.n_in, dtype=dtype),
+                np.empty(rows * self.n_in if dense else 1, dtype=dtype),
                 np.empty(rows * self.n_out, dtype=dtype),
                 np.empty(rows, dtype=dtype),
                 np.empty(rows * self.width_sum, dtype=dtype),
@@ -333,7 +369,8 @@ cdef class Engine:
 
         Parameters
         ----------
-        X : ndarray of shape (n, n_in), the engine's dtype, C-contiguous
+        X : ndarray of shape (n, n_in), the engine's dtype, C-contiguous, or CSR
+            ``(data, indices, indptr)`` (see ``_input``; no latency path)
         out : ndarray of shape (n, n_out), the engine's dtype, C-contiguous, optional
             Written; allocated when None.
         n_chunks : int, default=1
@@ -345,24 +382,24 @@ cdef class Engine:
         out : ndarray of shape (n, n_out)
         """
         cdef PredictJob job
+        cdef SparseInput sx
+        cdef void* x
         cdef bint owned
         cdef int status, threads = 1
         cdef Py_ssize_t n
         cdef cnp.npy_intp dims[2]
-        check_buffer(X, "X", self.typenum, 2, -1, self.n_in, False)
-        n = cnp.PyArray_DIM(<cnp.ndarray>X, 0)
+        n = self._input(X, &sx, &x)
         if out is None:
             dims[0] = n
             dims[1] = self.n_out
             out = cnp.PyArray_EMPTY(2, dims, self.typenum, 0)
         else:
             check_buffer(out, "out", self.typenum, 2, n, self.n_out, True)
-        cdef void* x = data_ptr(X)
         cdef void* o = data_ptr(out)
         cdef void* p = data_ptr(self.params)
         if n == 0:
             return out
-        if n < SMALL_ROWS:
+        if n < SMALL_ROWS and x != NULL:
             if self.max_k_blocks > 1:
                 threads = min(thread_limit(), self.max_k_blocks)
                 if threads > 1 and pool_helpers() < threads - 1:
@@ -391,6 +428,7 @@ cdef class Engine:
         job.n_chunks = max(1, min(n_chunks, n))
         job.params = p
         job.X = x
+        job.sx = &sx if x == NULL else NULL
         job.out = o
         job.failed = False
         if job.n_chunks > 1:
@@ -414,7 +452,7 @@ cdef class Engine:
 
         Parameters
         ----------
-        X : ndarray of shape (n, n_in)
+        X : ndarray of shape (n, n_in), or CSR ``(data, indices, indptr)``
         Y : ndarray of shape (n, n_out)
         sample_weight : ndarray of shape (n,) or None
         weight_sum : float
@@ -428,18 +466,19 @@ cdef class Engine:
         -------
         float
         """
-        self._check_data(X, Y, sample_weight)
+        cdef SparseInput sx
+        cdef void* x
+        cdef Py_ssize_t n = self._check_data(X, Y, sample_weight, &sx, &x)
+        cdef const SparseInput* sxp = &sx if x == NULL else NULL
         if not weight_sum > 0 or not isfinite(weight_sum):
             raise ValueError("weight_sum must be a finite number > 0, got %r" % weight_sum)
-        cdef Py_ssize_t n = X.shape[0]
         cdef Py_ssize_t block = n if n < BLOCK_ROWS else BLOCK_ROWS
         cdef double total, scale = 1.0 / weight_sum
-        cdef void* x = data_ptr(X)
         cdef void* y = data_ptr(Y)
         cdef void* w = NULL if sample_weight is None else data_ptr(sample_weight)
         cdef void* p = data_ptr(self.params)
         cdef void* g = data_ptr(self.grads)
-        self._ensure_workspace(block)
+        self._ensure_workspace(block, x != NULL)
         cdef void* acts = data_ptr(self._acts)
         cdef void* deltas = data_ptr(self._deltas)
         with nogil:
@@ -447,7 +486,7 @@ cdef class Engine:
                 if gradient:
                     memset(g, 0, self.n_params * sizeof(float))
                 total = loss_gradient_all(self.steps, self.n_steps, <float*>p, <float*>g,
-                                          <float*>x, <float*>y, <float*>w, <float>scale,
+                                          <float*>x, sxp, <float*>y, <float*>w, <float>scale,
                                           n, self.n_in, self.n_out, <float*>acts,
                                           <float*>deltas, block, self.max_width, gradient)
                 if alpha > 0:
@@ -458,8 +497,8 @@ cdef class Engine:
                 if gradient:
                     memset(g, 0, self.n_params * sizeof(double))
                 total = loss_gradient_all(self.steps, self.n_steps, <double*>p,
-                                          <double*>g, <double*>x, <double*>y, <double*>w,
-                                          scale, n, self.n_in, self.n_out, <double*>acts,
+                                          <double*>g, <double*>x, sxp, <double*>y,
+                                          <double*>w, scale, n, self.n_in, self.n_out, <double*>acts,
                                           <double*>deltas, block, self.max_width, gradient)
                 if alpha > 0:
                     total += 0.5 * alpha * dot(<int>self.n_coef, <double*>p, <double*>p)
@@ -507,7 +546,10 @@ cdef class Engine:
         The sums (loss, its L2 part, weight, batches, samples) and Adam's step count are left in
         the ``last_*`` attributes, also when a KeyboardInterrupt ends the epoch.
         """
-        self._check_data(X, Y, sample_weight)
+        cdef SparseInput sx
+        cdef void* x
+        cdef Py_ssize_t n_rows = self._check_data(X, Y, sample_weight, &sx, &x)
+        cdef const SparseInput* sxp = &sx if x == NULL else NULL
         check_buffer(order, "order", cnp.NPY_INTP, 1, -1, 0, False)
         cdef Py_ssize_t n = order.shape[0]
         if n == 0:
@@ -518,11 +560,10 @@ cdef class Engine:
             raise ValueError("unknown optimizer code %d" % optimizer)
         check_buffer(state1, "state1", self.typenum, 1, self.n_params, 0, True)
         check_buffer(state2, "state2", self.typenum, 1, self.n_params, 0, True)
-        if not self._order_in_range(order, X.shape[0]):
-            raise ValueError("order has indices outside [0, %d)" % X.shape[0])
+        if not self._order_in_range(order, n_rows):
+            raise ValueError("order has indices outside [0, %d)" % n_rows)
         cdef Optim opt
         cdef EpochStats stats
-        cdef void* x = data_ptr(X)
         cdef void* y = data_ptr(Y)
         cdef void* w = NULL if sample_weight is None else data_ptr(sample_weight)
         cdef Py_ssize_t* idx = <Py_ssize_t*>data_ptr(order)
@@ -547,13 +588,13 @@ cdef class Engine:
         n_chunks = max(1, min(n_chunks, batch_size))
         try:
             if n_chunks > 1 and by_columns:
-                self._train_columns(X, Y, sample_weight, idx, n, batch_size, &opt, alpha,
-                                    n_chunks, &stats)
+                self._train_columns(x, sxp, Y, sample_weight, idx, n, batch_size, &opt,
+                                    alpha, n_chunks, &stats)
             elif n_chunks > 1:
-                self._train_parallel(X, Y, sample_weight, idx, n, batch_size, &opt, alpha,
-                                     n_chunks, &stats)
+                self._train_parallel(x, sxp, Y, sample_weight, idx, n, batch_size, &opt,
+                                     alpha, n_chunks, &stats)
             else:
-                self._ensure_workspace(batch_size)
+                self._ensure_workspace(batch_size, x != NULL)
                 acts = data_ptr(self._acts)
                 deltas = data_ptr(self._deltas)
                 xb = data_ptr(self._xb)
@@ -562,14 +603,15 @@ cdef class Engine:
                 with nogil:
                     if self.is_float:
                         run_epoch(self.steps, self.n_steps, self.n_params, self.n_coef,
-                                  self.max_width, <float*>p, <float*>g, <float*>x,
+                                  self.max_width, <float*>p, <float*>g, <float*>x, sxp,
                                   <float*>y, <float*>w, idx, n, self.n_in, self.n_out,
                                   batch_size, <float*>xb, <float*>yb, <float*>wb,
                                   <float*>acts, <float*>deltas, &opt, alpha, &stats)
                     else:
                         run_epoch(self.steps, self.n_steps, self.n_params, self.n_coef,
                                   self.max_width, <double*>p, <double*>g, <double*>x,
-                                  <double*>y, <double*>w, idx, n, self.n_in, self.n_out,
+                                  sxp, <double*>y, <double*>w, idx, n, self.n_in,
+                                  self.n_out,
                                   batch_size, <double*>xb, <double*>yb, <double*>wb,
                                   <double*>acts, <double*>deltas, &opt, alpha, &stats)
         finally:
@@ -581,16 +623,56 @@ cdef class Engine:
             self.last_t = opt.t
         return stats.status
 
-    cdef int _check_data(self, X, Y, sample_weight) except -1:
-        """Raise unless X, Y and the sample weights fit the network and each other."""
-        check_buffer(X, "X", self.typenum, 2, -1, self.n_in, False)
-        if X.shape[0] == 0:
+    cdef Py_ssize_t _input(self, X, SparseInput* sx, void** x) except -1:
+        """Check the input X against the network; return its row count.
+
+        X is a dense (n, n_in) array of the engine's dtype (``*x`` := its data), or a CSR
+        matrix as ``(data, indices, indptr)``: data of the engine's dtype, indices and
+        indptr intp, all C-contiguous, indptr of n + 1 entries from 0 to len(data),
+        non-decreasing, every index in [0, n_in) (checked here, in one pass; ``*x`` :=
+        NULL, ``sx`` describes it)."""
+        cdef Py_ssize_t n, nnz
+        cdef bint ok
+        if not isinstance(X, tuple):
+            check_buffer(X, "X", self.typenum, 2, -1, self.n_in, False)
+            x[0] = data_ptr(X)
+            return cnp.PyArray_DIM(<cnp.ndarray>X, 0)
+        if len(X) != 3:
+            raise ValueError("a CSR input is (data, indices, indptr), got %d arrays" % len(X))
+        data, indices, indptr = X
+        check_buffer(data, "X.data", self.typenum, 1, -1, 0, False)
+        nnz = cnp.PyArray_DIM(<cnp.ndarray>data, 0)
+        check_buffer(indices, "X.indices", cnp.NPY_INTP, 1, nnz, 0, False)
+        check_buffer(indptr, "X.indptr", cnp.NPY_INTP, 1, -1, 0, False)
+        n = cnp.PyArray_DIM(<cnp.ndarray>indptr, 0) - 1
+        if n < 0:
+            raise ValueError("X.indptr is empty")
+        sx.data = data_ptr(data)
+        sx.indices = <const Py_ssize_t*>data_ptr(indices)
+        sx.indptr = <const Py_ssize_t*>data_ptr(indptr)
+        sx.pick = NULL
+        sx.row0 = 0
+        with nogil:
+            ok = (csr_pointers_valid(sx.indptr, n, nnz)
+                  and indices_in_range(sx.indices, nnz, self.n_in))
+        if not ok:
+            raise ValueError("X is not a valid CSR matrix of %d columns (indptr must run "
+                             "from 0 to %d without decreasing, indices lie in [0, %d))"
+                             % (self.n_in, nnz, self.n_in))
+        x[0] = NULL
+        return n
+
+    cdef Py_ssize_t _check_data(self, X, Y, sample_weight, SparseInput* sx,
+                                void** x) except -1:
+        """Raise unless X (see ``_input``), Y and the sample weights fit the network and
+        each other; return the row count."""
+        cdef Py_ssize_t n = self._input(X, sx, x)
+        if n == 0:
             raise ValueError("X has no rows")
-        check_buffer(Y, "Y", self.typenum, 2, X.shape[0], self.n_out, False)
+        check_buffer(Y, "Y", self.typenum, 2, n, self.n_out, False)
         if sample_weight is not None:
-            check_buffer(sample_weight, "sample_weight", self.typenum, 1, X.shape[0], 0,
-                         False)
-        return 0
+            check_buffer(sample_weight, "sample_weight", self.typenum, 1, n, 0, False)
+        return n
 
     cdef bint _order_in_range(self, order, Py_ssize_t n_rows):
         """Whether every index of ``order`` (checked intp, 1-D) is a row of X."""
@@ -601,19 +683,19 @@ cdef class Engine:
             ok = indices_in_range(idx, n, n_rows)
         return ok
 
-    cdef _train_columns(self, X, Y, sample_weight, const Py_ssize_t* order, Py_ssize_t n,
-                        Py_ssize_t batch_size, Optim* opt, double alpha,
-                        Py_ssize_t n_chunks, EpochStats* stats):
-        """The epoch with every layer split by columns (``run_epoch_columns``)."""
+    cdef _train_columns(self, void* x, const SparseInput* sx, Y, sample_weight,
+                        const Py_ssize_t* order, Py_ssize_t n, Py_ssize_t batch_size,
+                        Optim* opt, double alpha, Py_ssize_t n_chunks, EpochStats* stats):
+        """The epoch with every layer split by columns (``run_epoch_columns``); the input
+        is dense ``x`` or the CSR ``sx``."""
         cdef ColumnEpoch ep
         cdef bint owned
-        cdef void* x = data_ptr(X)
         cdef void* y = data_ptr(Y)
         cdef void* w = NULL if sample_weight is None else data_ptr(sample_weight)
         cdef void* deltas
         cdef void* yb
         cdef void* wb
-        self._ensure_workspace(batch_size)
+        self._ensure_workspace(batch_size, x != NULL)
         reserve_helpers(n_chunks - 1)
         deltas = data_ptr(self._deltas)
         yb = data_ptr(self._yb)
@@ -627,6 +709,7 @@ cdef class Engine:
         ep.params = data_ptr(self.params)
         ep.grads = data_ptr(self.grads)
         ep.xb = data_ptr(self._xb)
+        ep.sx = NULL
         ep.acts = data_ptr(self._acts)
         ep.d_cur = NULL
         ep.d_prev = NULL
@@ -641,11 +724,11 @@ cdef class Engine:
                 try:
                     if self.is_float:
                         run_epoch_columns(&ep, <float*>deltas, self.max_width, <float*>x,
-                                          <float*>y, <float*>w, <float*>yb, <float*>wb,
+                                          sx, <float*>y, <float*>w, <float*>yb, <float*>wb,
                                           order, n, batch_size, owned, opt, stats)
                     else:
                         run_epoch_columns(&ep, <double*>deltas, self.max_width, <double*>x,
-                                          <double*>y, <double*>w, <double*>yb, <double*>wb,
+                                          sx, <double*>y, <double*>w, <double*>yb, <double*>wb,
                                           order, n, batch_size, owned, opt, stats)
                 finally:
                     if owned:
@@ -653,16 +736,18 @@ cdef class Engine:
         finally:
             free(ep.penalties)
 
-    cdef _train_parallel(self, X, Y, sample_weight, const Py_ssize_t* order, Py_ssize_t n,
-                         Py_ssize_t batch_size, Optim* opt, double alpha,
-                         Py_ssize_t n_chunks, EpochStats* stats):
-        """The epoch with each batch split into ``n_chunks`` (``run_epoch_parallel``)."""
+    cdef _train_parallel(self, void* x, const SparseInput* sx, Y, sample_weight,
+                         const Py_ssize_t* order, Py_ssize_t n, Py_ssize_t batch_size,
+                         Optim* opt, double alpha, Py_ssize_t n_chunks, EpochStats* stats):
+        """The epoch with each batch split into ``n_chunks`` (``run_epoch_parallel``); the
+        input is dense ``x`` or the CSR ``sx``."""
         cdef ParallelEpoch ep
         cdef Chunk* chunks
         cdef Py_ssize_t c
         cdef bint owned
         # ceil: the largest chunk of a full batch
-        self._ensure_chunk_workspace((batch_size + n_chunks - 1) // n_chunks, n_chunks)
+        self._ensure_chunk_workspace((batch_size + n_chunks - 1) // n_chunks, n_chunks,
+                                     x != NULL)
         reserve_helpers(n_chunks - 1)
         chunks = <Chunk*>malloc(n_chunks * sizeof(Chunk))
         if chunks == NULL:
@@ -688,7 +773,8 @@ cdef class Engine:
         ep.n_out = self.n_out
         ep.n_chunks = n_chunks
         ep.params = data_ptr(self.params)
-        ep.X = data_ptr(X)
+        ep.X = x
+        ep.sx = sx
         ep.Y = data_ptr(Y)
         ep.W = NULL if sample_weight is None else data_ptr(sample_weight)
         ep.alpha = alpha

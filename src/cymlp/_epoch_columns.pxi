@@ -21,6 +21,7 @@ cdef struct ColumnEpoch:
     void* params
     void* grads
     void* xb
+    const SparseInput* sx     # the CSR input (the batch's rows picked), or NULL: xb
     void* acts
     void* d_cur               # backward: Delta of step k, and where Delta_{k-1} goes
     void* d_prev
@@ -59,8 +60,11 @@ cdef void forward_columns(floating* params, ColumnEpoch* ep, Py_ssize_t c) noexc
                            if ep.alpha > 0 and p1 > p0 else 0.0)
     if c1 <= c0:
         return
-    gemm(False, False, <int>rows, <int>(c1 - c0), <int>s.n_in, 1, src, <int>s.n_in,
-         params + s.w_off + c0, <int>s.n_out, 0, dst + c0, <int>s.n_out)
+    if ep.k == 0:
+        input_product(ep.sx, src, s, params, rows, c0, c1, dst)
+    else:
+        gemm(False, False, <int>rows, <int>(c1 - c0), <int>s.n_in, 1, src, <int>s.n_in,
+             params + s.w_off + c0, <int>s.n_out, 0, dst + c0, <int>s.n_out)
     if ep.k < ep.n_steps - 1:
         for r in range(rows):
             bias_activation(dst + r * s.n_out + c0, params + s.b_off + c0, 1, c1 - c0,
@@ -87,9 +91,12 @@ cdef void backward_columns(floating* params, ColumnEpoch* ep, Py_ssize_t c) noex
             for r in range(rows):
                 activation_derivative(d_prev + r * s.n_in + r0, src + r * s.n_in + r0,
                                       r1 - r0, ep.steps[ep.k - 1].act)
-        gemm(True, False, <int>(r1 - r0), <int>s.n_out, <int>rows, 1, src + r0,
-             <int>s.n_in, d_cur, <int>s.n_out, 0 if s.grad_starts else 1,
-             grads + s.w_off + r0 * s.n_out, <int>s.n_out)
+        if ep.k == 0:
+            input_gradient(ep.sx, src, s, d_cur, rows, r0, r1, s.grad_starts, grads)
+        else:
+            gemm(True, False, <int>(r1 - r0), <int>s.n_out, <int>rows, 1, src + r0,
+                 <int>s.n_in, d_cur, <int>s.n_out, 0 if s.grad_starts else 1,
+                 grads + s.w_off + r0 * s.n_out, <int>s.n_out)
         if s.grad_complete:
             update_slice(params, grads, NULL, ep.opt, s.w_off + r0 * s.n_out,
                          s.w_off + r1 * s.n_out, <floating>ep.opt.l2)
@@ -118,7 +125,8 @@ cdef void backward_columns_d(void* ep, Py_ssize_t c) noexcept nogil:
 
 
 cdef int run_epoch_columns(ColumnEpoch* ep, floating* deltas, Py_ssize_t max_width,
-                           const floating* X, const floating* Y, const floating* W,
+                           const floating* X, const SparseInput* sx, const floating* Y,
+                           const floating* W,
                            floating* yb, floating* wb, const Py_ssize_t* order,
                            Py_ssize_t n, Py_ssize_t batch_size, bint use_helpers,
                            Optim* opt, EpochStats* stats) except -1 nogil:
@@ -131,6 +139,7 @@ cdef int run_epoch_columns(ColumnEpoch* ep, floating* deltas, Py_ssize_t max_wid
     cdef Py_ssize_t check_every = SIGNAL_CHECK_WORK // (ep.n_coef * batch_size + 1) + 1
     cdef double loss, sw, penalty
     cdef floating* d_cur
+    cdef SparseInput batch
     cdef chunk_fn forward_fn = forward_columns_f if floating is float else forward_columns_d
     cdef chunk_fn backward_fn = (backward_columns_f if floating is float else
                                  backward_columns_d)
@@ -139,6 +148,9 @@ cdef int run_epoch_columns(ColumnEpoch* ep, floating* deltas, Py_ssize_t max_wid
         ep.rows = rows
         sw = gather_batch(<floating*>ep.xb, yb, wb, X, Y, W, order + start, rows, n_in,
                           n_out)
+        if sx != NULL:
+            batch = sparse_block(sx, order + start, 0)
+            ep.sx = &batch
         for k in range(ep.n_steps):
             ep.k = k
             pool_run(forward_fn, ep, ep.n_chunks, use_helpers)

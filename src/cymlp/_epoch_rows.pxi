@@ -30,7 +30,8 @@ cdef struct ParallelEpoch:
     const Step* steps
     Py_ssize_t n_steps, n_params, n_coef, max_width, n_in, n_out, n_chunks
     void* params
-    const void* X
+    const void* X        # dense input, or NULL with sx the CSR input
+    const SparseInput* sx
     const void* Y
     const void* W        # sample weights or NULL
     const Py_ssize_t* batch_order   # order + start of the current batch
@@ -49,15 +50,20 @@ cdef void gradient_chunk(floating* params, ParallelEpoch* ep, Py_ssize_t c) noex
     if ep.alpha > 0 and coef_end > ch.p0:
         ch.penalty = 0.5 * ep.alpha * dot(<int>(coef_end - ch.p0), params + ch.p0,
                                           params + ch.p0)
+    cdef SparseInput rows
     ch.loss = 0
     if ch.rows == 0:
         return
-    gather_rows(<floating*>ch.xb, <const floating*>ep.X, idx, ch.rows, ep.n_in)
+    if ep.sx == NULL:
+        gather_rows(<floating*>ch.xb, <const floating*>ep.X, idx, ch.rows, ep.n_in)
+    else:
+        rows = sparse_block(ep.sx, idx, 0)
     gather_rows(<floating*>ch.yb, <const floating*>ep.Y, idx, ch.rows, ep.n_out)
     if ep.W != NULL:
         gather_rows(<floating*>ch.wb, <const floating*>ep.W, idx, ch.rows, 1)
     ch.loss = forward_backward(ep.steps, ep.n_steps, params, <floating*>ch.grads,
-                               <floating*>ch.xb, <floating*>ch.yb,
+                               <floating*>ch.xb, &rows if ep.sx != NULL else NULL,
+                               <floating*>ch.yb,
                                <floating*>ch.wb if ep.W != NULL else NULL,
                                <floating>ep.scale, ch.rows, <floating*>ch.acts,
                                <floating*>ch.deltas, ep.max_width, True, False, NULL)

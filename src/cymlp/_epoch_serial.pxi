@@ -37,9 +37,11 @@ cdef int end_batch(Optim* opt, EpochStats* stats, double loss, double penalty, d
 cdef double gather_batch(floating* xb, floating* yb, floating* wb, const floating* X,
                          const floating* Y, const floating* W, const Py_ssize_t* idx,
                          Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out) noexcept nogil:
-    """Gather the batch rows ``idx`` of X, Y and (unless NULL) W; return the batch
-    weight (the sum of its sample weights, or its row count)."""
-    gather_rows(xb, X, idx, rows, n_in)
+    """Gather the batch rows ``idx`` of X (unless NULL: a CSR input is read in place),
+    Y and (unless NULL) W; return the batch weight (the sum of its sample weights, or
+    its row count)."""
+    if X != NULL:
+        gather_rows(xb, X, idx, rows, n_in)
     gather_rows(yb, Y, idx, rows, n_out)
     if W == NULL:
         return <double>rows
@@ -50,12 +52,14 @@ cdef double gather_batch(floating* xb, floating* yb, floating* wb, const floatin
 cdef int run_epoch(const Step* steps, Py_ssize_t n_steps, Py_ssize_t n_params,
                    Py_ssize_t n_coef, Py_ssize_t max_width,
                    floating* params, floating* grads,
-                   const floating* X, const floating* Y, const floating* W,
-                   const Py_ssize_t* order, Py_ssize_t n, Py_ssize_t n_in, Py_ssize_t n_out,
+                   const floating* X, const SparseInput* sx, const floating* Y,
+                   const floating* W, const Py_ssize_t* order, Py_ssize_t n,
+                   Py_ssize_t n_in, Py_ssize_t n_out,
                    Py_ssize_t batch_size, floating* xb, floating* yb, floating* wb,
                    floating* acts, floating* deltas, Optim* opt, double alpha,
                    EpochStats* stats) except -1 nogil:
-    """One pass over ``order``: gather, forward, backward, update, batch by batch.
+    """One pass over ``order``: gather, forward, backward, update, batch by batch
+    (X dense, or X NULL and the CSR input ``sx``, whose batch rows are read in place).
 
     Stops early (status DIVERGED, parameters untouched by that batch) when a batch
     loss is not finite.  Checks for Ctrl-C between batches; a KeyboardInterrupt leaves
@@ -63,6 +67,7 @@ cdef int run_epoch(const Step* steps, Py_ssize_t n_steps, Py_ssize_t n_params,
     cdef Py_ssize_t start = 0, rows, since_check = 0
     cdef Py_ssize_t check_every = SIGNAL_CHECK_WORK // (n_params * batch_size + 1) + 1
     cdef double loss, sw, penalty
+    cdef SparseInput batch
     while start < n:
         rows = n - start if n - start < batch_size else batch_size
         sw = gather_batch(xb, yb, wb, X, Y, W, order + start, rows, n_in, n_out)
@@ -73,7 +78,10 @@ cdef int run_epoch(const Step* steps, Py_ssize_t n_steps, Py_ssize_t n_params,
             stats.status = _DIVERGED
             return 0
         begin_step(opt, alpha, sw)
-        loss = forward_backward(steps, n_steps, params, grads, xb, yb,
+        if sx != NULL:
+            batch = sparse_block(sx, order + start, 0)
+        loss = forward_backward(steps, n_steps, params, grads, xb,
+                                &batch if sx != NULL else NULL, yb,
                                 wb if W != NULL else NULL, <floating>(1.0 / sw), rows,
                                 acts, deltas, max_width, True, False, opt)
         loss = (loss + penalty) / sw

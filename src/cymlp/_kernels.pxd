@@ -43,6 +43,22 @@ cdef extern from "cymlp/kernels.h" nogil:
                              cymlp_index m, cymlp_index n, float* y)
     void cymlp_row_product_d(const double* x, const double* W, cymlp_index ldw,
                              cymlp_index m, cymlp_index n, double* y)
+    void cymlp_csr_matmul_f(const float* data, const cymlp_index* indices,
+                            const cymlp_index* indptr, const cymlp_index* pick,
+                            cymlp_index row0, cymlp_index rows, const float* W,
+                            cymlp_index ldw, cymlp_index n, float* U, cymlp_index ldu)
+    void cymlp_csr_matmul_d(const double* data, const cymlp_index* indices,
+                            const cymlp_index* indptr, const cymlp_index* pick,
+                            cymlp_index row0, cymlp_index rows, const double* W,
+                            cymlp_index ldw, cymlp_index n, double* U, cymlp_index ldu)
+    void cymlp_csr_grad_f(const float* data, const cymlp_index* indices,
+                          const cymlp_index* indptr, const cymlp_index* pick,
+                          cymlp_index row0, cymlp_index rows, const float* D, cymlp_index n,
+                          cymlp_index j0, cymlp_index j1, float* dW, cymlp_index ldw)
+    void cymlp_csr_grad_d(const double* data, const cymlp_index* indices,
+                          const cymlp_index* indptr, const cymlp_index* pick,
+                          cymlp_index row0, cymlp_index rows, const double* D, cymlp_index n,
+                          cymlp_index j0, cymlp_index j1, double* dW, cymlp_index ldw)
     int cymlp_all_finite_f(const float* x, cymlp_index n)
     int cymlp_all_finite_d(const double* x, cymlp_index n)
 
@@ -139,6 +155,29 @@ cdef inline void row_product(const floating* x, const floating* W, Py_ssize_t ld
         cymlp_row_product_f(x, W, ldw, m, n, y)
     else:
         cymlp_row_product_d(x, W, ldw, m, n, y)
+
+
+cdef inline void csr_matmul(const floating* data, const Py_ssize_t* indices,
+                            const Py_ssize_t* indptr, const Py_ssize_t* pick,
+                            Py_ssize_t row0, Py_ssize_t rows, const floating* W,
+                            Py_ssize_t ldw, Py_ssize_t n, floating* U,
+                            Py_ssize_t ldu) noexcept nogil:
+    """U[r, 0:n] := X[row r] W[:, 0:n] for CSR rows pick[r] (or row0 + r), sparse.h"""
+    if floating is float:
+        cymlp_csr_matmul_f(data, indices, indptr, pick, row0, rows, W, ldw, n, U, ldu)
+    else:
+        cymlp_csr_matmul_d(data, indices, indptr, pick, row0, rows, W, ldw, n, U, ldu)
+
+
+cdef inline void csr_grad(const floating* data, const Py_ssize_t* indices,
+                          const Py_ssize_t* indptr, const Py_ssize_t* pick, Py_ssize_t row0,
+                          Py_ssize_t rows, const floating* D, Py_ssize_t n, Py_ssize_t j0,
+                          Py_ssize_t j1, floating* dW, Py_ssize_t ldw) noexcept nogil:
+    """dW[j0:j1, 0:n] += X^T D over the block's CSR rows (columns j0..j1 only), sparse.h"""
+    if floating is float:
+        cymlp_csr_grad_f(data, indices, indptr, pick, row0, rows, D, n, j0, j1, dW, ldw)
+    else:
+        cymlp_csr_grad_d(data, indices, indptr, pick, row0, rows, D, n, j0, j1, dW, ldw)
 
 
 cdef inline bint all_finite(const floating* x, Py_ssize_t n) noexcept nogil:

@@ -5,9 +5,11 @@
 # -- forward ------------------------------------------------------------------
 
 cdef void forward_block(const Step* steps, Py_ssize_t n_steps, const floating* params,
-                        const floating* X, Py_ssize_t rows, floating* out,
-                        floating* scratch, Py_ssize_t scratch_stride) noexcept nogil:
-    """O_k = f_k(O_{k-1} W_k + b_k) for every step; the last output goes to ``out``.
+                        const floating* X, const SparseInput* sx, Py_ssize_t rows,
+                        floating* out, floating* scratch,
+                        Py_ssize_t scratch_stride) noexcept nogil:
+    """O_k = f_k(O_{k-1} W_k + b_k) for every step; the last output goes to ``out``
+    (O_0: dense rows X, or the CSR rows ``sx`` when it is not NULL).
 
     ``scratch`` holds two ping-pong blocks of ``scratch_stride`` elements for the
     hidden outputs, which prediction does not keep."""
@@ -18,27 +20,37 @@ cdef void forward_block(const Step* steps, Py_ssize_t n_steps, const floating* p
     for k in range(n_steps):
         s = &steps[k]
         dst = out if k == n_steps - 1 else scratch + (k % 2) * scratch_stride
-        gemm(False, False, <int>rows, <int>s.n_out, <int>s.n_in, 1, src, <int>s.n_in,
-             params + s.w_off, <int>s.n_out, 0, dst, <int>s.n_out)
+        if k == 0:
+            input_product(sx, X, s, params, rows, 0, s.n_out, dst)
+        else:
+            gemm(False, False, <int>rows, <int>s.n_out, <int>s.n_in, 1, src, <int>s.n_in,
+                 params + s.w_off, <int>s.n_out, 0, dst, <int>s.n_out)
         bias_activation(dst, params + s.b_off, rows, s.n_out, s.act)
         src = dst
 
 
 cdef int predict_all(const Step* steps, Py_ssize_t n_steps, Py_ssize_t max_width,
-                     const floating* params, const floating* X, Py_ssize_t n,
-                     Py_ssize_t n_in, floating* out, Py_ssize_t n_out) noexcept nogil:
-    """Forward pass over n rows in blocks; private scratch, so threads may share a model.
+                     const floating* params, const floating* X, const SparseInput* sx,
+                     Py_ssize_t row0, Py_ssize_t n, Py_ssize_t n_in, floating* out,
+                     Py_ssize_t n_out) noexcept nogil:
+    """Forward pass over the n rows from ``row0`` of X (or of the CSR input ``sx``), in
+    blocks; private scratch, so threads may share a model.
 
     Returns -1 when the scratch memory cannot be allocated, else 0."""
     cdef Py_ssize_t block = n if n < BLOCK_ROWS else BLOCK_ROWS
     cdef Py_ssize_t start, rows
+    cdef SparseInput rows_of
     cdef floating* scratch = <floating*>malloc(2 * block * max_width * sizeof(floating))
     if scratch == NULL:
         return -1
     start = 0
     while start < n:
         rows = n - start if n - start < block else block
-        forward_block(steps, n_steps, params, X + start * n_in, rows,
+        if sx != NULL:
+            rows_of = sparse_block(sx, NULL, row0 + start)
+        forward_block(steps, n_steps, params,
+                      X + (row0 + start) * n_in if sx == NULL else NULL,
+                      &rows_of if sx != NULL else NULL, rows,
                       out + start * n_out, scratch, block * max_width)
         start += rows
     free(scratch)
@@ -49,7 +61,8 @@ cdef struct PredictJob:
     const Step* steps
     Py_ssize_t n_steps, max_width, n, n_in, n_out, n_chunks
     const void* params
-    const void* X
+    const void* X        # dense input, or NULL with sx the CSR input
+    const SparseInput* sx
     void* out
     bint failed          # a chunk could not allocate its scratch
 
@@ -60,7 +73,7 @@ cdef void predict_chunk(const floating* params, PredictJob* job,
     cdef Py_ssize_t r0 = job.n * c // job.n_chunks
     cdef Py_ssize_t r1 = job.n * (c + 1) // job.n_chunks
     if r1 > r0 and predict_all(job.steps, job.n_steps, job.max_width, params,
-                               <const floating*>job.X + r0 * job.n_in, r1 - r0,
+                               <const floating*>job.X, job.sx, r0, r1 - r0,
                                job.n_in, <floating*>job.out + r0 * job.n_out,
                                job.n_out) != 0:
         job.failed = True

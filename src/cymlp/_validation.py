@@ -7,16 +7,89 @@ the requested dtype: the caller's array is never written to.
 import numbers
 
 import numpy as np
+import scipy.sparse
 
 from cymlp._checks import NOT_FINITE, READY, all_finite_array, ready_matrix_state
 
 
-def check_float_matrix(X, name, dtype, n_cols=None, *, allow_empty=False):
-    """Return ``X`` as a finite, C-contiguous 2-D array of ``dtype``.
+class CSRRows:
+    """A CSR matrix in the form the compiled engine reads: ``data`` in the network's
+    dtype, ``indices`` and ``indptr`` as intp, all C-contiguous (made by
+    ``check_float_matrix`` from any scipy sparse matrix or array).
+
+    Attributes
+    ----------
+    data, indices, indptr : ndarray
+    shape : tuple of int
+    """
+
+    __slots__ = ("data", "indices", "indptr", "shape")
+
+    def __init__(self, data, indices, indptr, shape):
+        self.data, self.indices, self.indptr = data, indices, indptr
+        self.shape = tuple(shape)
+
+    @property
+    def engine_input(self):
+        """The ``(data, indices, indptr)`` triple ``Engine`` methods take for X."""
+        return (self.data, self.indices, self.indptr)
+
+    @property
+    def nnz(self):
+        """Number of stored values."""
+        return self.data.shape[0]
+
+    def __repr__(self):
+        return "CSRRows(shape=%s, nnz=%d, dtype=%s)" % (self.shape, self.nnz, self.data.dtype)
+
+
+def engine_input(X):
+    """What an ``Engine`` method takes for a checked X: the array, or a CSR triple."""
+    return X.engine_input if isinstance(X, CSRRows) else X
+
+
+def check_csr_matrix(X, name, dtype, n_cols=None, *, allow_empty=False):
+    """Return a scipy sparse matrix or array as ``CSRRows``, never densified.
+
+    CSC, COO and the other formats are converted to CSR once; the values are converted
+    to ``dtype`` and must be finite.  The caller's matrix is never written to.
 
     Parameters
     ----------
-    X : array-like of shape (n_rows, n_cols)
+    X : scipy sparse matrix or array of shape (n_rows, n_cols)
+    name : str
+    dtype : numpy dtype
+    n_cols : int, optional
+    allow_empty : bool, default=False
+
+    Returns
+    -------
+    CSRRows
+    """
+    if X.ndim != 2:
+        raise ValueError("%s must be 2-D, got shape %s" % (name, X.shape))
+    if X.dtype.kind not in "biuf":
+        raise TypeError("%s must hold real numbers, got dtype %s" % (name, X.dtype))
+    if n_cols is not None and X.shape[1] != n_cols:
+        raise ValueError("%s has %d columns, the network expects %d"
+                         % (name, X.shape[1], n_cols))
+    if X.shape[0] == 0 and not allow_empty:
+        raise ValueError("%s is empty (0 rows)" % name)
+    csr = X.tocsr() if X.format != "csr" else X
+    data = np.ascontiguousarray(csr.data, dtype=dtype)
+    if not all_finite_array(data):
+        raise ValueError("%s contains NaN or infinity" % name)
+    return CSRRows(data, np.ascontiguousarray(csr.indices, dtype=np.intp),
+                   np.ascontiguousarray(csr.indptr, dtype=np.intp), csr.shape)
+
+
+def check_float_matrix(X, name, dtype, n_cols=None, *, allow_empty=False):
+    """Return ``X`` as a finite, C-contiguous 2-D array of ``dtype`` (a scipy sparse X
+    as ``CSRRows``, see ``check_csr_matrix``).
+
+    Parameters
+    ----------
+    X : array-like or sparse matrix of shape (n_rows, n_cols)
     name : str
         Argument name used in error messages.
     dtype : numpy dtype
@@ -28,7 +101,7 @@ def check_float_matrix(X, name, dtype, n_cols=None, *, allow_empty=False):
 
     Returns
     -------
-    ndarray of shape (n_rows, n_cols)
+    ndarray or CSRRows of shape (n_rows, n_cols)
 
     Raises
     ------
@@ -43,6 +116,13 @@ def check_float_matrix(X, name, dtype, n_cols=None, *, allow_empty=False):
         return X
     if state == NOT_FINITE:
         raise ValueError("%s contains NaN or infinity" % name)
+    if isinstance(X, CSRRows):
+        if X.data.dtype != dtype or (n_cols is not None and X.shape[1] != n_cols):
+            raise ValueError("%s (%r) does not fit: the network expects %s columns of %s"
+                             % (name, X, n_cols, np.dtype(dtype)))
+        return X
+    if scipy.sparse.issparse(X):
+        return check_csr_matrix(X, name, dtype, n_cols, allow_empty=allow_empty)
     array = np.asarray(X)
     if array.dtype.kind not in "biuf":
         raise TypeError("%s must hold real numbers, got dtype %s" % (name, array.dtype))

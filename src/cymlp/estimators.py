@@ -16,7 +16,9 @@ Differences, each deliberate:
   diverged epoch and the weights of the best validation epoch (scikit-learn trains on
   through NaN epochs up to ``max_iter``, which cannot change those weights, so only
   ``n_iter_`` and the length of the curves differ);
-- sparse ``X`` is accepted and densified before training;
+- sparse ``X`` (any scipy format, converted to CSR once) stays sparse in the compiled
+  core unless it is dense enough for the dense path to be faster
+  (``SPARSE_DENSITY_CROSSOVER``);
 - with more than one output, L-BFGS descends the loss whose gradient it is handed:
   ``1/2 sum_j (y_j - p_j)^2`` per sample (summed over the outputs) plus the L2 term,
   the loss SGD and Adam descend in both libraries.  scikit-learn hands scipy that
@@ -47,7 +49,7 @@ from sklearn.utils.validation import validate_data
 
 from cymlp._threads import training_plan
 from cymlp._checks import NOT_FINITE, READY, ready_matrix_state
-from cymlp._validation import check_sample_weight
+from cymlp._validation import check_csr_matrix, check_sample_weight
 from cymlp.network import DivergenceError, Network
 from cymlp.optimizers import SGD, Adam
 
@@ -215,7 +217,8 @@ class _BaseMLP(BaseEstimator):
         if not first_pass and "_network" not in self.__dict__:
             self._adopt_assigned_parameters(X.dtype)
         dtype = X.dtype if first_pass else self._network.dtype
-        X = np.ascontiguousarray(X, dtype=dtype)
+        X = (_sparse_training_input(X, dtype) if scipy.sparse.issparse(X)
+             else np.ascontiguousarray(X, dtype=dtype))
         Y = np.ascontiguousarray(y, dtype=dtype)
         sample_weight = check_sample_weight(sample_weight, X.shape[0], dtype)
 
@@ -344,8 +347,9 @@ class _BaseMLP(BaseEstimator):
             raise ValueError("The validation set is too small. Increase "
                              "'validation_fraction' or the size of your dataset.")
         contiguous = lambda a: None if a is None else np.ascontiguousarray(a)
-        return (contiguous(X_train), contiguous(Y_train), contiguous(w_train),
-                X_val, self._decode_validation_targets(Y_val), w_val)
+        return (X_train, contiguous(Y_train), contiguous(w_train),
+                _engine_ready(X_val, X_val.dtype), self._decode_validation_targets(Y_val),
+                w_val)
 
     def _decode_validation_targets(self, Y_val):
         return Y_val
@@ -367,6 +371,7 @@ class _BaseMLP(BaseEstimator):
         X_val = y_val = w_val = None
         if early_stopping:
             X, Y, sample_weight, X_val, y_val, w_val = self._split_validation(X, Y, sample_weight)
+        X = _engine_ready(X, self._network.dtype)
         n_samples = X.shape[0]
         batch_size = self._batch_size(n_samples)
         order = np.arange(n_samples, dtype=np.intp)
@@ -484,6 +489,7 @@ class _BaseMLP(BaseEstimator):
 
     def _fit_lbfgs(self, X, Y, sample_weight):
         network = self._network
+        X = _engine_ready(X, network.dtype)
         iterations = []
 
         def callback(intermediate_result):
@@ -522,15 +528,13 @@ class _BaseMLP(BaseEstimator):
                 return X
             if state == NOT_FINITE:
                 raise ValueError("Input X contains NaN or infinity.")
-        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
+        X = validate_data(self, X, accept_sparse=["csr", "csc", "coo"], reset=False,
                           dtype=(np.float64, np.float32))
-        if scipy.sparse.issparse(X):
-            X = X.toarray()
-        return np.ascontiguousarray(X, dtype=self._network.dtype)
+        return _engine_ready(X, self._network.dtype)
 
     def _predict_checked(self, X):
-        """Network output for already validated X (2-D, one column per output)."""
-        return self._network._forward(np.ascontiguousarray(X, dtype=self._network.dtype))
+        """Network output for X already made ready (``_engine_ready``)."""
+        return self._network._forward(X)
 
     def _forward(self, X):
         if "_network" not in self.__dict__ and "coefs_" in self.__dict__:
@@ -544,10 +548,8 @@ class _BaseMLP(BaseEstimator):
         return self._network._forward(self._check_predict_input(X))
 
     def _validate_xy(self, X, y, reset, **kwargs):
-        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc", "coo"], multi_output=True,
                              dtype=(np.float64, np.float32), reset=reset, **kwargs)
-        if scipy.sparse.issparse(X):
-            X = X.toarray()
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         return X, y
@@ -562,6 +564,29 @@ class _BaseMLP(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+#: A sparse X at least this dense trains and predicts densified (when that fits in
+#: ``DENSE_BYTES_LIMIT``): measured crossover, see benchmarks/sparse.py and README.
+SPARSE_DENSITY_CROSSOVER = 0.1
+DENSE_BYTES_LIMIT = 2 << 30
+
+
+def _sparse_training_input(X, dtype):
+    """A sparse training X as CSR in ``dtype``, or densified where that is faster."""
+    n_rows, n_cols = X.shape
+    density = X.nnz / max(1, n_rows * n_cols)
+    if (density >= SPARSE_DENSITY_CROSSOVER
+            and n_rows * n_cols * np.dtype(dtype).itemsize <= DENSE_BYTES_LIMIT):
+        return np.ascontiguousarray(X.toarray(), dtype=dtype)
+    return X.tocsr().astype(dtype, copy=False)
+
+
+def _engine_ready(X, dtype):
+    """X as the network takes it: a C-contiguous array, or ``CSRRows`` for sparse X."""
+    if scipy.sparse.issparse(X):
+        return check_csr_matrix(X, "X", dtype)
+    return np.ascontiguousarray(X, dtype=dtype)
 
 
 _PARAMETER_DOCS = """

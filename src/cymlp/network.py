@@ -17,7 +17,7 @@ from cymlp._names import ACTIVATION_CODES, OUTPUT_CODES, OUTPUT_LOSSES
 from cymlp._threads import (MIN_PREDICT_ROWS, install_thread_queries, prediction_plan,
                             training_plan)
 from cymlp._validation import (check_float_matrix, check_positive_int,
-                               check_sample_weight)
+                               check_sample_weight, engine_input)
 from cymlp.optimizers import _Optimizer
 
 DTYPES = (np.float32, np.float64)
@@ -350,7 +350,7 @@ class Network:
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_inputs)
+        X : array-like or sparse matrix of shape (n_samples, n_inputs)
         Y : array-like of shape (n_samples, n_outputs)
         sample_weight : array-like of shape (n_samples,), optional
 
@@ -389,7 +389,7 @@ class Network:
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_inputs)
+        X : array-like or sparse matrix of shape (n_samples, n_inputs)
 
         Returns
         -------
@@ -399,12 +399,13 @@ class Network:
         return self._forward(X)
 
     def _forward(self, X):
-        """``forward`` for an already checked, C-contiguous array of the right dtype."""
+        """``forward`` for an already checked X (C-contiguous array of the right dtype, or
+        ``CSRRows``)."""
         n = X.shape[0]
         if n < MIN_PREDICT_ROWS:
-            return self._engine.predict(X)
+            return self._engine.predict(engine_input(X))
         with prediction_plan(n) as n_chunks:
-            return self._engine.predict(X, None, n_chunks)
+            return self._engine.predict(engine_input(X), None, n_chunks)
 
     def loss(self, X, Y, sample_weight=None, alpha=0.0):
         """Return the mean loss over the rows plus the L2 penalty.
@@ -413,7 +414,7 @@ class Network:
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_inputs)
+        X : array-like or sparse matrix of shape (n_samples, n_inputs)
         Y : array-like of shape (n_samples, n_outputs)
             Targets: one-hot rows (softmax), 0/1 indicators (logistic), or values.
         sample_weight : array-like of shape (n_samples,), optional
@@ -456,7 +457,8 @@ class Network:
     def _loss_gradient(self, X, Y, weights, alpha, gradient):
         """Loss (and gradient into ``self._grads``) for checked arrays."""
         weight_sum = float(X.shape[0]) if weights is None else float(weights.sum())
-        return self._engine.loss_gradient(X, Y, weights, weight_sum, alpha, gradient)
+        return self._engine.loss_gradient(engine_input(X), Y, weights, weight_sum, alpha,
+                                          gradient)
 
     def loss_and_flat_gradient(self, params, X, Y, sample_weight=None, alpha=0.0):
         """Set the parameters from a flat float64 vector; return loss and flat gradient.
@@ -493,7 +495,7 @@ class Network:
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_inputs)
+        X : array-like or sparse matrix of shape (n_samples, n_inputs)
         Y : array-like of shape (n_samples, n_outputs)
         optimizer : SGD or Adam
             Keeps its state between calls.
@@ -533,7 +535,8 @@ class Network:
         batch_size = min(batch_size, order.shape[0])
         with self._exclusive(), training_plan(batch_size, engine.n_coef) as split:
             try:
-                status = engine.train_epoch(X, Y, sample_weight, order, batch_size,
+                status = engine.train_epoch(engine_input(X), Y, sample_weight, order,
+                                            batch_size,
                                             *optimizer.engine_args(), alpha, split.n_chunks,
                                             split.by_columns)
             finally:
