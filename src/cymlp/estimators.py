@@ -548,7 +548,8 @@ class _BaseMLP(BaseEstimator):
         return self._network._forward(self._check_predict_input(X))
 
     def _validate_xy(self, X, y, reset, **kwargs):
-        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc", "coo"], multi_output=True,
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc", "coo"],
+                             multi_output=True,
                              dtype=(np.float64, np.float32), reset=reset, **kwargs)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
