@@ -158,9 +158,10 @@ class _BaseMLP(BaseEstimator):
 
     # attributes a fit reads but never changes in place: kept by reference in a snapshot
     # (the parameters are the user's; the network and optimizer are restored by value;
-    # coefs_/intercepts_ are views of the network or lists the user assigned)
+    # coefs_/intercepts_ are views of the network or lists the user assigned;
+    # _best_params is replaced, never written to)
     _SNAPSHOT_BY_REFERENCE = ("_network", "_optimizer", "coefs_", "intercepts_",
-                              "_bound_views")
+                              "_bound_views", "_best_params")
 
     def _snapshot(self):
         """Everything a failed fit must put back: attributes (containers copied deeply),
@@ -318,11 +319,11 @@ class _BaseMLP(BaseEstimator):
 
     def _fresh_bookkeeping(self):
         """The stochastic solvers' curves and counters at the start of training."""
-        state = {"_best_params": self._network.params.copy(), "loss_curve_": [],
-                 "_no_improvement_count": 0}
+        state = {"loss_curve_": [], "_no_improvement_count": 0}
         if self.early_stopping:
-            state.update(validation_scores_=[], best_validation_score_=-np.inf,
-                         best_loss_=None)
+            # the weights of the best validation epoch (only early stopping restores them)
+            state.update(_best_params=self._network.params.copy(), validation_scores_=[],
+                         best_validation_score_=-np.inf, best_loss_=None)
         else:
             state.update(best_loss_=np.inf, validation_scores_=None,
                          best_validation_score_=None)
@@ -568,8 +569,8 @@ class _BaseMLP(BaseEstimator):
 
 
 #: A sparse X at least this dense trains and predicts densified (when that fits in
-#: ``DENSE_BYTES_LIMIT``): measured crossover, see benchmarks/sparse.py and README.
-SPARSE_DENSITY_CROSSOVER = 0.1
+#: ``DENSE_BYTES_LIMIT``): measured crossover, see benchmarks/sparse_input.py and README.
+SPARSE_DENSITY_CROSSOVER = 0.12
 DENSE_BYTES_LIMIT = 2 << 30
 
 
