@@ -43,9 +43,11 @@ DENSE_LIMIT_BYTES = 4 << 30
 def tfidf_like(n_rows=20000, n_cols=100000, nnz_per_row=100, n_classes=20, seed=0):
     """A seeded TF-IDF-like CSR matrix (float32) and labels.
 
-    Column ids follow a Zipf law of exponent 1.1 (a few frequent words, a long tail),
-    counts become ``log(1 + tf) * idf`` with the idf of the drawn columns, and each row
-    is L2-normalised; labels are the argmax of a random linear map of the rows.
+    Column ids follow a Zipf law of exponent 1.1 (a few frequent words, a long tail):
+    each row draws 2 x ``nnz_per_row`` words and keeps its first ``nnz_per_row``
+    distinct ones (fewer where the draws repeat a lot); counts become
+    ``log(1 + tf) * idf`` with the idf of the drawn columns, and each row is
+    L2-normalised; labels are the argmax of a random linear map of the rows.
 
     Returns
     -------
@@ -55,11 +57,20 @@ def tfidf_like(n_rows=20000, n_cols=100000, nnz_per_row=100, n_classes=20, seed=
     rng = np.random.default_rng(seed)
     weights = 1.0 / np.arange(1, n_cols + 1) ** 1.1
     weights /= weights.sum()
-    columns = rng.choice(n_cols, size=n_rows * nnz_per_row, p=weights)
-    rows = np.repeat(np.arange(n_rows), nnz_per_row)
-    counts = sp.csr_matrix((np.ones(columns.size, np.float32), (rows, columns)),
+    # twice as many word draws as wanted; each row keeps its first nnz_per_row distinct
+    # words, with the number of times it drew each as the term frequency
+    draws = 2 * nnz_per_row
+    rows = np.repeat(np.arange(n_rows, dtype=np.int64), draws)
+    keys = rows * n_cols + rng.choice(n_cols, size=n_rows * draws, p=weights)
+    _, first, tf = np.unique(keys, return_index=True, return_counts=True)
+    order = np.argsort(first)
+    first, tf = first[order], tf[order]
+    kept_rows = rows[first]
+    rank = np.arange(first.size) - np.searchsorted(kept_rows, kept_rows)
+    keep = rank < nnz_per_row
+    counts = sp.csr_matrix((tf[keep].astype(np.float32),
+                            (kept_rows[keep], keys[first][keep] % n_cols)),
                            shape=(n_rows, n_cols))
-    counts.sum_duplicates()
     document_frequency = np.bincount(counts.indices, minlength=n_cols)
     idf = np.log((1 + n_rows) / (1 + document_frequency)).astype(np.float32) + 1
     counts.data = np.log1p(counts.data) * idf[counts.indices]

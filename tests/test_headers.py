@@ -19,7 +19,8 @@ long long use_sync(long long *word) {
     return cymlp_atomic_exchange(word, 0) + cymlp_atomic_load(word);
 }
 #define USE(S, T) \
-    void use_##S(T *a, T *b, T *c, T *d, const cymlp_index *idx, cymlp_index n) { \
+    void use_##S(T *a, T *b, T *c, T *d, const cymlp_index *idx, const int32_t *idx32, \
+                 cymlp_index n) { \
         cymlp_bias_activation_##S(a, b, n, n, CYMLP_TANH); \
         cymlp_activation_derivative_##S(a, b, n, CYMLP_RELU); \
         cymlp_add_column_sums_##S(a, b, n, n, n); \
@@ -34,6 +35,8 @@ long long use_sync(long long *word) {
         cymlp_csr_matmul_##S(a, idx, idx, idx, 0, n, b, n, n, c, n); \
         cymlp_csr_matmul_##S(a, idx, idx, NULL, 1, n, b, n, n, c, n); \
         cymlp_csr_grad_##S(a, idx, idx, idx, 0, n, b, n, 0, n, c, n); \
+        cymlp_csr_matmul_i32_##S(a, idx32, idx, idx, 0, n, b, n, n, c, n); \
+        cymlp_csr_grad_i32_##S(a, idx32, idx, NULL, 2, n, b, n, 0, n, c, n); \
         (void)cymlp_all_finite_##S(d, n); \
     }
 USE(f, float)

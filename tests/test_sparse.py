@@ -133,7 +133,8 @@ def test_sparse_predictions_equal_dense_in_every_path():
     lambda d, i, p: (d, np.where(i == i[0], 40, i).astype(np.intp), p),     # column 40 of 40
     lambda d, i, p: (d, np.where(i == i[0], -1, i).astype(np.intp), p),     # negative column
     lambda d, i, p: (d[:-1], i, p),                                          # lengths differ
-    lambda d, i, p: (d, i.astype(np.int32), p),                              # wrong index type
+    lambda d, i, p: (d, i.astype(np.int16), p),                              # wrong index type
+    lambda d, i, p: (d, np.where(i == i[0], 40, i).astype(np.int32), p),    # int32, column 40
     lambda d, i, p: (d, i),                                                  # not a triple
 ])
 def test_engine_refuses_malformed_csr_structures(bad):
@@ -201,3 +202,17 @@ def test_dense_enough_sparse_input_takes_the_dense_path():
     X = sp.random(50, 20, density=0.5, format="csr", random_state=0)
     assert isinstance(estimators._sparse_training_input(X, np.float64), np.ndarray)
     assert sp.issparse(estimators._sparse_training_input(X_SPARSE, np.float64))
+
+
+def test_int32_and_intp_column_indices_give_the_same_results():
+    # scipy's int32 indices are read in place; other index types are widened to intp
+    net = Network([40, 8, 3], "tanh", "softmax", random_state=0)
+    X = check_csr_matrix(X_SPARSE, "X", np.float64)
+    assert X.indices.dtype == np.int32
+    wide = (X.data, X.indices.astype(np.intp), X.indptr)
+    np.testing.assert_array_equal(net._engine.predict(X.engine_input),
+                                  net._engine.predict(wide))
+    first = net._engine.loss_gradient(X.engine_input, Y3, None, 120.0, 0.0, True)
+    grads = net._engine.grads.copy()
+    assert net._engine.loss_gradient(wide, Y3, None, 120.0, 0.0, True) == first
+    np.testing.assert_array_equal(net._engine.grads, grads)

@@ -15,8 +15,9 @@ cdef void input_product(const SparseInput* sx, const floating* X, const Step* s,
         gemm(False, False, <int>rows, <int>(c1 - c0), <int>s.n_in, 1, X, <int>s.n_in,
              params + s.w_off + c0, <int>s.n_out, 0, dst + c0, <int>s.n_out)
     else:
-        csr_matmul(<const floating*>sx.data, sx.indices, sx.indptr, sx.pick, sx.row0,
-                   rows, params + s.w_off + c0, s.n_out, c1 - c0, dst + c0, s.n_out)
+        csr_matmul(<const floating*>sx.data, sx.indices, sx.idx32, sx.indptr, sx.pick,
+                   sx.row0, rows, params + s.w_off + c0, s.n_out, c1 - c0, dst + c0,
+                   s.n_out)
 
 
 cdef void input_gradient(const SparseInput* sx, const floating* X, const Step* s,
@@ -33,8 +34,8 @@ cdef void input_gradient(const SparseInput* sx, const floating* X, const Step* s
         return
     if fresh:
         memset(grads + s.w_off + r0 * s.n_out, 0, (r1 - r0) * s.n_out * sizeof(floating))
-    csr_grad(<const floating*>sx.data, sx.indices, sx.indptr, sx.pick, sx.row0, rows, D,
-             s.n_out, r0, r1, grads + s.w_off, s.n_out)
+    csr_grad(<const floating*>sx.data, sx.indices, sx.idx32, sx.indptr, sx.pick, sx.row0,
+             rows, D, s.n_out, r0, r1, grads + s.w_off, s.n_out)
 
 
 # -- forward + backward -------------------------------------------------------

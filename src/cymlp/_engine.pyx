@@ -116,7 +116,8 @@ cdef struct SparseInput:
     # A CSR input matrix, and the rows of it that the current block uses: rows
     # pick[0..rows) when pick is not NULL, else row0, row0 + 1, ...
     const void* data
-    const Py_ssize_t* indices
+    const void* indices      # int32 (idx32) or intp column indices
+    bint idx32
     const Py_ssize_t* indptr
     const Py_ssize_t* pick
     Py_ssize_t row0
@@ -175,6 +176,15 @@ cdef bint csr_pointers_valid(const Py_ssize_t* indptr, Py_ssize_t n,
         return False
     for i in range(n):
         if indptr[i + 1] < indptr[i]:
+            return False
+    return True
+
+
+cdef bint indices32_in_range(const int* idx, Py_ssize_t n, Py_ssize_t n_rows) noexcept nogil:
+    """Whether every ``idx[i]`` lies in ``[0, n_rows)`` (int32 indices)."""
+    cdef Py_ssize_t i
+    for i in range(n):
+        if idx[i] < 0 or idx[i] >= n_rows:
             return False
     return True
 
@@ -627,8 +637,8 @@ cdef class Engine:
         """Check the input X against the network; return its row count.
 
         X is a dense (n, n_in) array of the engine's dtype (``*x`` := its data), or a CSR
-        matrix as ``(data, indices, indptr)``: data of the engine's dtype, indices and
-        indptr intp, all C-contiguous, indptr of n + 1 entries from 0 to len(data),
+        matrix as ``(data, indices, indptr)``: data of the engine's dtype, indices int32
+        or intp, indptr intp, all C-contiguous, indptr of n + 1 entries from 0 to len(data),
         non-decreasing, every index in [0, n_in) (checked here, in one pass; ``*x`` :=
         NULL, ``sx`` describes it)."""
         cdef Py_ssize_t n, nnz
@@ -642,19 +652,24 @@ cdef class Engine:
         data, indices, indptr = X
         check_buffer(data, "X.data", self.typenum, 1, -1, 0, False)
         nnz = cnp.PyArray_DIM(<cnp.ndarray>data, 0)
-        check_buffer(indices, "X.indices", cnp.NPY_INTP, 1, nnz, 0, False)
+        sx.idx32 = (isinstance(indices, cnp.ndarray)
+                    and cnp.PyArray_TYPE(<cnp.ndarray>indices) == cnp.NPY_INT32)
+        check_buffer(indices, "X.indices", cnp.NPY_INT32 if sx.idx32 else cnp.NPY_INTP, 1,
+                     nnz, 0, False)
         check_buffer(indptr, "X.indptr", cnp.NPY_INTP, 1, -1, 0, False)
         n = cnp.PyArray_DIM(<cnp.ndarray>indptr, 0) - 1
         if n < 0:
             raise ValueError("X.indptr is empty")
         sx.data = data_ptr(data)
-        sx.indices = <const Py_ssize_t*>data_ptr(indices)
+        sx.indices = data_ptr(indices)
         sx.indptr = <const Py_ssize_t*>data_ptr(indptr)
         sx.pick = NULL
         sx.row0 = 0
         with nogil:
             ok = (csr_pointers_valid(sx.indptr, n, nnz)
-                  and indices_in_range(sx.indices, nnz, self.n_in))
+                  and (indices32_in_range(<const int*>sx.indices, nnz, self.n_in)
+                       if sx.idx32 else
+                       indices_in_range(<const Py_ssize_t*>sx.indices, nnz, self.n_in)))
         if not ok:
             raise ValueError("X is not a valid CSR matrix of %d columns (indptr must run "
                              "from 0 to %d without decreasing, indices lie in [0, %d))"

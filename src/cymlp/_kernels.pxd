@@ -47,15 +47,31 @@ cdef extern from "cymlp/kernels.h" nogil:
                             const cymlp_index* indptr, const cymlp_index* pick,
                             cymlp_index row0, cymlp_index rows, const float* W,
                             cymlp_index ldw, cymlp_index n, float* U, cymlp_index ldu)
-    void cymlp_csr_matmul_d(const double* data, const cymlp_index* indices,
-                            const cymlp_index* indptr, const cymlp_index* pick,
-                            cymlp_index row0, cymlp_index rows, const double* W,
-                            cymlp_index ldw, cymlp_index n, double* U, cymlp_index ldu)
     void cymlp_csr_grad_f(const float* data, const cymlp_index* indices,
                           const cymlp_index* indptr, const cymlp_index* pick,
                           cymlp_index row0, cymlp_index rows, const float* D, cymlp_index n,
                           cymlp_index j0, cymlp_index j1, float* dW, cymlp_index ldw)
+    void cymlp_csr_matmul_d(const double* data, const cymlp_index* indices,
+                            const cymlp_index* indptr, const cymlp_index* pick,
+                            cymlp_index row0, cymlp_index rows, const double* W,
+                            cymlp_index ldw, cymlp_index n, double* U, cymlp_index ldu)
     void cymlp_csr_grad_d(const double* data, const cymlp_index* indices,
+                          const cymlp_index* indptr, const cymlp_index* pick,
+                          cymlp_index row0, cymlp_index rows, const double* D, cymlp_index n,
+                          cymlp_index j0, cymlp_index j1, double* dW, cymlp_index ldw)
+    void cymlp_csr_matmul_i32_f(const float* data, const int* indices,
+                            const cymlp_index* indptr, const cymlp_index* pick,
+                            cymlp_index row0, cymlp_index rows, const float* W,
+                            cymlp_index ldw, cymlp_index n, float* U, cymlp_index ldu)
+    void cymlp_csr_grad_i32_f(const float* data, const int* indices,
+                          const cymlp_index* indptr, const cymlp_index* pick,
+                          cymlp_index row0, cymlp_index rows, const float* D, cymlp_index n,
+                          cymlp_index j0, cymlp_index j1, float* dW, cymlp_index ldw)
+    void cymlp_csr_matmul_i32_d(const double* data, const int* indices,
+                            const cymlp_index* indptr, const cymlp_index* pick,
+                            cymlp_index row0, cymlp_index rows, const double* W,
+                            cymlp_index ldw, cymlp_index n, double* U, cymlp_index ldu)
+    void cymlp_csr_grad_i32_d(const double* data, const int* indices,
                           const cymlp_index* indptr, const cymlp_index* pick,
                           cymlp_index row0, cymlp_index rows, const double* D, cymlp_index n,
                           cymlp_index j0, cymlp_index j1, double* dW, cymlp_index ldw)
@@ -157,27 +173,49 @@ cdef inline void row_product(const floating* x, const floating* W, Py_ssize_t ld
         cymlp_row_product_d(x, W, ldw, m, n, y)
 
 
-cdef inline void csr_matmul(const floating* data, const Py_ssize_t* indices,
+cdef inline void csr_matmul(const floating* data, const void* indices, bint idx32,
                             const Py_ssize_t* indptr, const Py_ssize_t* pick,
                             Py_ssize_t row0, Py_ssize_t rows, const floating* W,
                             Py_ssize_t ldw, Py_ssize_t n, floating* U,
                             Py_ssize_t ldu) noexcept nogil:
-    """U[r, 0:n] := X[row r] W[:, 0:n] for CSR rows pick[r] (or row0 + r), sparse.h"""
+    """U[r, 0:n] := X[row r] W[:, 0:n] for CSR rows pick[r] (or row0 + r), with int32
+    (``idx32``) or intp column indices; sparse.h"""
     if floating is float:
-        cymlp_csr_matmul_f(data, indices, indptr, pick, row0, rows, W, ldw, n, U, ldu)
+        if idx32:
+            cymlp_csr_matmul_i32_f(data, <const int*>indices, indptr, pick, row0, rows, W,
+                                   ldw, n, U, ldu)
+        else:
+            cymlp_csr_matmul_f(data, <const Py_ssize_t*>indices, indptr, pick, row0, rows,
+                               W, ldw, n, U, ldu)
     else:
-        cymlp_csr_matmul_d(data, indices, indptr, pick, row0, rows, W, ldw, n, U, ldu)
+        if idx32:
+            cymlp_csr_matmul_i32_d(data, <const int*>indices, indptr, pick, row0, rows, W,
+                                   ldw, n, U, ldu)
+        else:
+            cymlp_csr_matmul_d(data, <const Py_ssize_t*>indices, indptr, pick, row0, rows,
+                               W, ldw, n, U, ldu)
 
 
-cdef inline void csr_grad(const floating* data, const Py_ssize_t* indices,
+cdef inline void csr_grad(const floating* data, const void* indices, bint idx32,
                           const Py_ssize_t* indptr, const Py_ssize_t* pick, Py_ssize_t row0,
                           Py_ssize_t rows, const floating* D, Py_ssize_t n, Py_ssize_t j0,
                           Py_ssize_t j1, floating* dW, Py_ssize_t ldw) noexcept nogil:
-    """dW[j0:j1, 0:n] += X^T D over the block's CSR rows (columns j0..j1 only), sparse.h"""
+    """dW[j0:j1, 0:n] += X^T D over the block's CSR rows (columns j0..j1 only); int32
+    (``idx32``) or intp column indices; sparse.h"""
     if floating is float:
-        cymlp_csr_grad_f(data, indices, indptr, pick, row0, rows, D, n, j0, j1, dW, ldw)
+        if idx32:
+            cymlp_csr_grad_i32_f(data, <const int*>indices, indptr, pick, row0, rows, D, n,
+                                 j0, j1, dW, ldw)
+        else:
+            cymlp_csr_grad_f(data, <const Py_ssize_t*>indices, indptr, pick, row0, rows, D,
+                             n, j0, j1, dW, ldw)
     else:
-        cymlp_csr_grad_d(data, indices, indptr, pick, row0, rows, D, n, j0, j1, dW, ldw)
+        if idx32:
+            cymlp_csr_grad_i32_d(data, <const int*>indices, indptr, pick, row0, rows, D, n,
+                                 j0, j1, dW, ldw)
+        else:
+            cymlp_csr_grad_d(data, <const Py_ssize_t*>indices, indptr, pick, row0, rows, D,
+                             n, j0, j1, dW, ldw)
 
 
 cdef inline bint all_finite(const floating* x, Py_ssize_t n) noexcept nogil:

@@ -14,7 +14,7 @@ from cymlp._checks import NOT_FINITE, READY, all_finite_array, ready_matrix_stat
 
 class CSRRows:
     """A CSR matrix in the form the compiled engine reads: ``data`` in the network's
-    dtype, ``indices`` and ``indptr`` as intp, all C-contiguous (made by
+    dtype, ``indices`` int32 or intp, ``indptr`` intp, all C-contiguous (made by
     ``check_float_matrix`` from any scipy sparse matrix or array).
 
     Attributes
@@ -79,7 +79,9 @@ def check_csr_matrix(X, name, dtype, n_cols=None, *, allow_empty=False):
     data = np.ascontiguousarray(csr.data, dtype=dtype)
     if not all_finite_array(data):
         raise ValueError("%s contains NaN or infinity" % name)
-    return CSRRows(data, np.ascontiguousarray(csr.indices, dtype=np.intp),
+    # int32 column indices (scipy's usual) are read as they are; others become intp
+    index_dtype = np.int32 if csr.indices.dtype == np.int32 else np.intp
+    return CSRRows(data, np.ascontiguousarray(csr.indices, dtype=index_dtype),
                    np.ascontiguousarray(csr.indptr, dtype=np.intp), csr.shape)
 
 
