@@ -7,8 +7,8 @@
 #   bash scripts/check_sanitizers.sh all       # both
 #
 # address: the tests that drive the compiled code (kernels, BLAS wrappers, gradients,
-# network, robustness, engine bounds, model files, estimators, the thread pool and the
-# split epochs); any out-of-bounds access, use-after-free or undefined behaviour in our
+# network, robustness, engine bounds, model files, estimators, the thread pool, the
+# split epochs and the sparse kernels); any out-of-bounds access, use-after-free or undefined behaviour in our
 # code aborts the run.  Leak detection is off: CPython itself keeps allocations alive
 # at exit; leaks are covered by tests/test_robustness.py.
 #
@@ -45,7 +45,7 @@ run_address() {
         "$venv/bin/python" -m pytest -q -p no:cacheprovider \
         tests/test_kernels.py tests/test_blas.py tests/test_grad.py tests/test_network.py \
         tests/test_robustness.py tests/test_engine_bounds.py tests/test_model_io.py \
-        tests/test_estimators.py tests/test_parallel.py
+        tests/test_estimators.py tests/test_parallel.py tests/test_sparse.py
 }
 
 run_thread() {
@@ -78,7 +78,7 @@ run_thread() {
     TSAN_OPTIONS="halt_on_error=1 exitcode=66 log_path=$logs/tsan suppressions=$(pwd)/scripts/tsan.supp" \
         "$venv/bin/python" -m pytest -q -p no:cacheprovider \
         tests/test_parallel.py tests/test_network.py tests/test_robustness.py \
-        tests/test_engine_bounds.py || status=$?
+        tests/test_engine_bounds.py tests/test_sparse.py || status=$?
     if ls "$logs"/tsan.* >/dev/null 2>&1; then
         cat "$logs"/tsan.*
         echo "ThreadSanitizer reported the above"; exit 1
