@@ -570,7 +570,7 @@ class _BaseMLP(BaseEstimator):
 
 #: A sparse X at least this dense trains and predicts densified (when that fits in
 #: ``DENSE_BYTES_LIMIT``): measured crossover, see benchmarks/sparse_input.py and README.
-SPARSE_DENSITY_CROSSOVER = 0.12
+SPARSE_DENSITY_CROSSOVER = 0.1
 DENSE_BYTES_LIMIT = 2 << 30
 
 
