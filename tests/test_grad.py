@@ -158,3 +158,14 @@ def test_float32_gradient_agrees_with_float64(dtype, rtol):
     expected = analytic_gradient(ref, X, Y)
     got = analytic_gradient(net, X, Y)
     np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_gradient_with_sparse_input(activation):
+    # the CSR path of the first layer (issue 15), with weights and the L2 term
+    import scipy.sparse as sp
+    rng = np.random.default_rng(0)
+    X = sp.random(30, 12, density=0.2, format="csr", random_state=0)
+    net = cymlp.Network([12, 6, 3], activation=activation, output="softmax", random_state=0)
+    assert_gradient_matches(net, X, targets("softmax", 30, 3, rng), rng.uniform(0.5, 2, 30),
+                            alpha=0.1)

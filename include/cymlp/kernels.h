@@ -65,16 +65,7 @@ enum cymlp_activation {
 #include "cymlp/losses.h"
 #include "cymlp/optim.h"
 #include "cymlp/rowproduct.h"
-#define CYMLP_IDX cymlp_index
-#define CYMLP_SFN(name) CYMLP_FN(name)
-#include "cymlp/sparse.h"
-#undef CYMLP_IDX
-#undef CYMLP_SFN
-#define CYMLP_IDX int32_t
-#define CYMLP_SFN(name) CYMLP_FN(name##_i32)
-#include "cymlp/sparse.h"
-#undef CYMLP_IDX
-#undef CYMLP_SFN
+#include "cymlp/sparse_indices.h"
 #include "cymlp/checks.h"
 #undef CYMLP_REAL
 #undef CYMLP_FN
@@ -93,16 +84,7 @@ enum cymlp_activation {
 #include "cymlp/losses.h"
 #include "cymlp/optim.h"
 #include "cymlp/rowproduct.h"
-#define CYMLP_IDX cymlp_index
-#define CYMLP_SFN(name) CYMLP_FN(name)
-#include "cymlp/sparse.h"
-#undef CYMLP_IDX
-#undef CYMLP_SFN
-#define CYMLP_IDX int32_t
-#define CYMLP_SFN(name) CYMLP_FN(name##_i32)
-#include "cymlp/sparse.h"
-#undef CYMLP_IDX
-#undef CYMLP_SFN
+#include "cymlp/sparse_indices.h"
 #include "cymlp/checks.h"
 #undef CYMLP_REAL
 #undef CYMLP_FN
