@@ -63,8 +63,9 @@ def test_predict_writes_predictions(trained, tmp_path, fashion_mnist):
     (["train", "--epochs", "0"], "must be an integer >= 1"),
     (["train", "--layers", "200,x"], "comma-separated"),
     (["train", "--data-dir", "/nonexistent/dir", "--epochs", "1"], "not a directory"),
-    (["evaluate", "/nonexistent/model.npz"], "No such file"),
-    (["predict", "/nonexistent/model.npz", "x.npy"], "No such file"),
+    (["train", "--validation-fraction", "1.5"], "must be a number in (0, 1)"),
+    (["evaluate", "/nonexistent/model.npz"], "/nonexistent/model.npz: no such file"),
+    (["predict", "/nonexistent/model.npz", "x.npy"], "/nonexistent/model.npz: no such file"),
 ])
 def test_errors_are_one_line_without_traceback(args, message, tmp_path):
     result = run(*args)
@@ -82,19 +83,167 @@ def test_corrupted_model_is_one_line_error(trained, tmp_path):
     assert result.stderr.count("\n") == 1 and "corrupted or truncated" in result.stderr
 
 
-@needs_data
-def test_ctrl_c_saves_what_was_trained_and_exits_non_zero(tmp_path):
+# -- Ctrl-C at any moment (issue 16) ---------------------------------------------------
+
+def _interrupt(tmp_path, wait_for=None, delay=0.0, extra=()):
+    """Start ``cymlp train``, send SIGINT after the line ``wait_for`` (or at once) and
+    ``delay`` seconds; return (status, stdout, stderr)."""
+    import time
     process = subprocess.Popen(
-        [sys.executable, "-m", "cymlp", "train", "--epochs", "500", "--layers", "32",
-         "--no-progress", "--output-dir", str(tmp_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    for line in process.stdout:
-        if line.startswith("epoch 1/"):
-            break
+        [sys.executable, "-m", "cymlp", "train", "--epochs", "500", "--no-progress",
+         "--output-dir", str(tmp_path / "run"), *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    seen = []
+    if wait_for is not None:
+        for line in process.stdout:
+            seen.append(line)
+            if line.startswith(wait_for):
+                break
+    time.sleep(delay)
     process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130, stderr
-    assert "interrupted after" in stdout
-    assert (tmp_path / "model.npz").exists()
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert metrics["interrupted"] and len(metrics["epochs"]) >= 1
+    stdout, stderr = process.communicate(timeout=120)
+    return process.returncode, "".join(seen) + stdout, stderr
+
+
+def _check_saved_run(run_dir):
+    """The saved model and metrics.json agree: epochs, samples, test accuracy."""
+    from cymlp import model_io
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    model = model_io.load(run_dir / "model.npz")
+    assert metrics["interrupted"]
+    assert len(metrics["epochs"]) == metrics["epochs_completed"] == len(model.loss_curve_)
+    assert metrics["samples_trained"] == model.t_ > 0
+    return metrics
+
+
+@needs_data
+def test_ctrl_c_mid_epoch_of_a_later_epoch_stops_within_a_batch_and_saves(tmp_path):
+    # before: the signal was swallowed by partial_fit, all epochs ran, exit 0
+    status, stdout, stderr = _interrupt(tmp_path, "epoch 2/", 0.3,
+                                        ("--batch-size", "16", "--layers", "256,128"))
+    assert status == 130, stderr
+    assert "Traceback" not in stderr and "interrupted after" in stderr
+    metrics = _check_saved_run(tmp_path / "run")
+    assert metrics["epochs_completed"] >= 2
+    assert metrics["epochs_completed"] < 10
+
+
+@needs_data
+def test_ctrl_c_in_the_first_epoch(tmp_path):
+    # before: AttributeError 'loss_', exit 1, an empty run folder
+    status, stdout, stderr = _interrupt(tmp_path, "cymlp: training", 0.4,
+                                        ("--batch-size", "16", "--layers", "256,128"))
+    assert status == 130, stderr
+    assert "Traceback" not in stderr and len(stderr.strip().splitlines()) == 1
+    if "nothing was trained" in stderr:
+        assert not (tmp_path / "run").exists()
+    else:
+        metrics = _check_saved_run(tmp_path / "run")
+        assert metrics["epochs_completed"] == 0 and metrics["interrupted_epoch"]["epoch"] == 1
+
+
+def test_ctrl_c_during_start_up_is_one_line(tmp_path):
+    # before: a full traceback from inside the imports
+    status, _, stderr = _interrupt(tmp_path, None, 0.05)
+    assert status == 130 or status == -signal.SIGINT, stderr
+    assert "Traceback" not in stderr
+    assert not (tmp_path / "run").exists() and not (tmp_path / "runs").exists()
+
+
+# -- messages, help and files (issue 16) ------------------------------------------------
+
+def test_version_and_help_without_importing_scikit_learn():
+    import cymlp
+    assert run("--version").stdout.strip() == "cymlp " + cymlp.__version__
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "cymlp", "--help"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "cymlp train" in proc.stdout
+    assert "``" not in proc.stdout
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines()}
+    assert not {"sklearn", "pandas", "scipy", "matplotlib"} & imported
+    train_help = run("train", "--help").stdout
+    for option in ("--layers", "--epochs", "--batch-size", "--data-dir", "--threads"):
+        assert option in train_help
+    assert "(default: 30)" in train_help
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--epochs", "x"], "must be an integer"),
+    (["train", "--bogus"], "unrecognized arguments: --bogus"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_usage_errors_are_one_line(args, message):
+    result = run(*args)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and message in result.stderr
+    assert "usage:" not in result.stderr
+
+
+def test_failed_runs_leave_no_run_folder(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for args in (["--data-dir", str(tmp_path / "missing")], ["--data-dir", str(empty)]):
+        result = subprocess.run([sys.executable, "-m", "cymlp", "train", "--epochs", "1",
+                                 *args], capture_output=True, text=True, cwd=tmp_path,
+                                timeout=300)
+        assert result.returncode == 2
+        assert not (tmp_path / "runs").exists(), result.stderr
+    # a folder the user names must hold the data: no silent fallback to another copy
+    assert "does not hold fashion-mnist" in result.stderr and str(empty) in result.stderr
+
+
+@needs_data
+def test_train_reports_its_data_source_and_environment(trained):
+    out, stdout = trained
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["data"]["directory"] in stdout
+    assert set(metrics["data"]["sha256"]) == {"train-images-idx3-ubyte",
+                                              "train-labels-idx1-ubyte",
+                                              "t10k-images-idx3-ubyte",
+                                              "t10k-labels-idx1-ubyte"}
+    assert metrics["environment"]["cymlp"] and metrics["environment"]["threads"] >= 1
+    assert "blas" in metrics["environment"]
+
+
+@needs_data
+def test_model_file_gets_the_usual_file_mode(trained):
+    out, _ = trained
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (out / "model.npz").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+@needs_data
+def test_progress_bar_goes_to_stderr(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "cymlp", "train", "--epochs", "1",
+                             "--layers", "16", "--output-dir", str(tmp_path)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "\r" not in result.stdout and "epochs" in result.stderr
+
+
+def test_predict_reports_bad_inputs_by_name(trained, tmp_path):
+    out, _ = trained
+    model = str(out / "model.npz")
+    text = tmp_path / "notes.npz"
+    text.write_text("hello")
+    flat = tmp_path / "flat.npy"
+    np.save(flat, np.zeros(784, np.float32))
+    archive = tmp_path / "two.npz"
+    np.savez(archive, a=np.zeros((2, 784)), b=np.zeros(3))
+    cases = [
+        ([model, str(text)], "notes.npz is not a NumPy .npy or .npz file"),
+        ([model, str(flat)], "flat.npy holds a 1-D array of 784 values"),
+        ([model, str(archive)], "two.npz holds the arrays a, b; choose one with --key"),
+        ([str(flat), str(flat)], "flat.npy is not a readable cymlp model file"),
+        ([str(tmp_path / "nope.npz"), str(flat)], "nope.npz: no such file"),
+    ]
+    for args, message in cases:
+        result = run("predict", *args)
+        assert result.returncode == 2, result.stderr
+        assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    # an .npz archive (before: a traceback), chosen by --key
+    result = run("predict", model, str(archive), "--key", "a", "--output",
+                 str(tmp_path / "p.npy"))
+    assert result.returncode == 0, result.stderr
+    assert np.load(tmp_path / "p.npy").shape == (2,)

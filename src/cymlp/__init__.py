@@ -2,12 +2,50 @@
 
 ``Network`` is the low-level model (forward, backward, loss, epoch training);
 ``MLPClassifier`` and ``MLPRegressor`` are the scikit-learn estimators on top of it.
+
+The names below are imported on first use (PEP 562), so that ``cymlp --help`` and
+``cymlp --version`` answer without importing scikit-learn.  Before any ``fork`` they are
+all imported: a child forked while another thread was importing one of them would
+otherwise wait forever for that import's lock.
 """
+import importlib
+import os
+
 from cymlp._version import __version__
-from cymlp.config import show_config
-from cymlp.estimators import MLPClassifier, MLPRegressor
-from cymlp.network import Dense, DivergenceError, EpochResult, Network
-from cymlp.optimizers import SGD, Adam
+
+_LAZY = {
+    "show_config": "cymlp.config",
+    "MLPClassifier": "cymlp.estimators",
+    "MLPRegressor": "cymlp.estimators",
+    "Dense": "cymlp.network",
+    "DivergenceError": "cymlp.network",
+    "EpochResult": "cymlp.network",
+    "Network": "cymlp.network",
+    "SGD": "cymlp.optimizers",
+    "Adam": "cymlp.optimizers",
+}
 
 __all__ = ["__version__", "Adam", "Dense", "DivergenceError", "EpochResult", "MLPClassifier",
            "MLPRegressor", "Network", "SGD", "show_config"]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError("module 'cymlp' has no attribute %r" % name)
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
+
+def _import_all():
+    """Import every lazily provided module now (in the thread about to fork)."""
+    for module in sorted(set(_LAZY.values())):
+        importlib.import_module(module)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_import_all)

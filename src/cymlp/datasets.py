@@ -86,12 +86,14 @@ class DatasetNotFoundError(FileNotFoundError):
 
 @dataclass
 class Dataset:
-    """Train and test split: float32 features in [0, 1], one row per image; int64 labels."""
+    """Train and test split: float32 features in [0, 1], one row per image; int64 labels;
+    ``source``, the directory the files were read from."""
 
     X_train: np.ndarray
     y_train: np.ndarray
     X_test: np.ndarray
     y_test: np.ndarray
+    source: str = None
 
 
 def parse_idx(raw, name="<bytes>", sha256=None):
@@ -326,6 +328,7 @@ def locate(info, path=None, *, download_missing=True, cache=None, base_url=None)
     ----------
     info : DatasetInfo
     path : str or Path, optional
+        A directory that must hold the four files (no other location is searched).
     download_missing : bool, default=True
     cache : str or Path, optional
     base_url : str, optional
@@ -334,8 +337,17 @@ def locate(info, path=None, *, download_missing=True, cache=None, base_url=None)
     -------
     dict
     """
-    if path is not None and not Path(path).is_dir():
-        raise DatasetNotFoundError("%s is not a directory" % path)
+    if path is not None:
+        # a folder the caller names must hold the data: no fallback to another copy
+        if not Path(path).is_dir():
+            raise DatasetNotFoundError("%s is not a directory" % path)
+        found = _complete(Path(path), info)
+        if not found:
+            missing = [stem for part, (stem, *_) in info.files.items()
+                       if _file_in(Path(path), stem) is None]
+            raise DatasetNotFoundError("%s does not hold %s: missing %s (.gz or raw)"
+                                       % (path, info.name, ", ".join(missing)))
+        return found
     places = search_locations(info, path, cache)
     for place in places:
         found = _complete(place, info)
@@ -355,7 +367,7 @@ def load(info, path=None, *, download_missing=True, cache=None, base_url=None):
     ----------
     info : DatasetInfo
     path : str or Path, optional
-        Directory searched first.
+        A directory that must hold the files (then nothing else is searched).
     download_missing : bool, default=True
         Download (and verify) when no location has the files.
     cache : str or Path, optional
@@ -382,7 +394,8 @@ def load(info, path=None, *, download_missing=True, cache=None, base_url=None):
             raise ValueError("%s: %s holds float labels; labels are integers"
                              % (info.name, files[split + "_labels"]))
     return Dataset(_scale(arrays["train_images"]), arrays["train_labels"].astype(np.int64),
-                   _scale(arrays["test_images"]), arrays["test_labels"].astype(np.int64))
+                   _scale(arrays["test_images"]), arrays["test_labels"].astype(np.int64),
+                   source=str(Path(files["train_images"]).parent))
 
 
 def _scale(images):

@@ -18,7 +18,7 @@ new optimizer.
 import hashlib
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 import numpy as np
@@ -125,7 +125,10 @@ def save(model, path):
     entries["checksum"] = _checksum(entries)
 
     path = Path(path)
-    handle, temp = tempfile.mkstemp(prefix=".part-", suffix=".npz", dir=path.parent or ".")
+    # a new file with the user's usual mode (0666 less the umask), unlike mkstemp's 0600
+    temp = path.parent / (".part-%d-%s.npz" % (os.getpid(), secrets.token_hex(8)))
+    handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                     0o666)
     try:
         with os.fdopen(handle, "wb") as out:
             np.savez(out, **entries)

@@ -1,0 +1,133 @@
+"""``cymlp evaluate`` and ``cymlp predict``: use a saved classifier.
+
+Every problem with a file (missing, not a model, not an array, wrong shape) is reported
+as one line naming the file.
+"""
+from pathlib import Path
+
+import numpy as np
+
+from cymlp.cli import CLIError
+
+
+def _load_classifier(path):
+    from cymlp import MLPClassifier, model_io
+
+    model = model_io.load(path)   # anything but a model file: a ModelFileError naming it
+    if not isinstance(model, MLPClassifier):
+        raise CLIError("%s holds a %s, not a classifier" % (path, type(model).__name__))
+    return model
+
+
+def evaluate(args):
+    """Run ``cymlp evaluate``: accuracy, per-class precision/recall, confusion matrix.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+
+    Returns
+    -------
+    int
+    """
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    from cymlp.datasets import FASHION_MNIST_CLASSES, load_fashion_mnist
+
+    model = _load_classifier(args.model)
+    data = load_fashion_mnist(args.data_dir)
+    if model.n_features_in_ != data.X_test.shape[1]:
+        raise CLIError("%s expects %d features per row; Fashion-MNIST images have %d"
+                       % (args.model, model.n_features_in_, data.X_test.shape[1]))
+    predicted = model.predict(data.X_test)
+    precision, recall, _, support = precision_recall_fscore_support(
+        data.y_test, predicted, labels=model.classes_, zero_division=0)
+    print("accuracy: %.4f on %d test images" % ((predicted == data.y_test).mean(),
+                                                len(data.y_test)))
+    print("class  name         precision  recall  support")
+    for label, p, r, s in zip(model.classes_, precision, recall, support):
+        name = FASHION_MNIST_CLASSES[label] if label in range(10) else ""
+        print("%5s  %-11s  %9.4f  %6.4f  %7d" % (label, name, p, r, s))
+    print("confusion matrix (rows: true class, columns: predicted):")
+    matrix = confusion_matrix(data.y_test, predicted, labels=model.classes_)
+    width = max(5, len(str(matrix.max())) + 1)
+    print(" " * 6 + "".join(str(c).rjust(width) for c in model.classes_))
+    for label, row in zip(model.classes_, matrix):
+        print(str(label).rjust(5) + " " + "".join(str(v).rjust(width) for v in row))
+    return 0
+
+
+def read_rows(path, key=None):
+    """Read the rows to predict from a ``.npy`` array or one array of a ``.npz`` archive.
+
+    Parameters
+    ----------
+    path : str
+    key : str, optional
+        The array of a ``.npz`` archive (default: its only array, or ``X``).
+
+    Returns
+    -------
+    ndarray
+        As stored (see ``as_rows``).
+    """
+    path = str(path)
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, EOFError) as exc:
+        raise CLIError("%s is not a NumPy .npy or .npz file (%s)"
+                       % (path, str(exc).split(".")[0])) from None
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        return loaded
+    with loaded:
+        names = list(loaded.files)
+        if key is None:
+            key = names[0] if len(names) == 1 else "X" if "X" in names else None
+        if key not in names:
+            raise CLIError("%s holds the arrays %s; choose one with --key"
+                           % (path, ", ".join(names) or "(none)"))
+        try:
+            return loaded[key]
+        except (OSError, ValueError, EOFError) as exc:
+            raise CLIError("%s: array %r is not readable (%s)" % (path, key, exc)) from None
+
+
+def as_rows(X, path, n_features):
+    """Shape a loaded array into rows of ``n_features`` numbers (images flattened,
+    uint8 scaled to [0, 1]), or raise a one-line error naming ``path``."""
+    if X.dtype.kind not in "biuf":
+        raise CLIError("%s holds %s values, not numbers" % (path, X.dtype))
+    if X.ndim > 2:
+        X = X.reshape(X.shape[0], -1)
+    if X.ndim != 2:
+        raise CLIError("%s holds a %d-D array of %d values; predict needs one row per "
+                       "sample (a 2-D array, or images as a 3-D array)"
+                       % (path, X.ndim, X.size))
+    if X.shape[1] != n_features:
+        raise CLIError("%s has rows of %d values; the model expects %d"
+                       % (path, X.shape[1], n_features))
+    if X.dtype == np.uint8:
+        X = X.astype(np.float32) / np.float32(255)
+    return X
+
+
+def predict(args):
+    """Run ``cymlp predict``: write one predicted label per row.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+
+    Returns
+    -------
+    int
+    """
+    model = _load_classifier(args.model)
+    X = as_rows(read_rows(args.file, args.key), args.file, model.n_features_in_)
+    predictions = model.predict(X)
+    output = Path(args.output or str(Path(args.file).with_suffix("")) + ".pred.npy")
+    np.save(output, predictions)
+    print("wrote %d predictions to %s" % (len(predictions), output))
+    return 0
