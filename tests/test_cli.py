@@ -31,6 +31,7 @@ def test_train_writes_model_metrics_and_plot(trained):
     out, stdout = trained
     assert "epoch 2/2" in stdout
     assert "test accuracy: 0.8" in stdout or "test accuracy: 0.7" in stdout
+    assert "(classify)" in stdout
     assert "time per epoch:" in stdout
     metrics = json.loads((out / "metrics.json").read_text())
     assert [row["epoch"] for row in metrics["epochs"]] == [1, 2]
@@ -196,7 +197,7 @@ def test_failed_runs_leave_no_run_folder(tmp_path):
 def test_train_reports_its_data_source_and_environment(trained):
     out, stdout = trained
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["data"]["directory"] in stdout
+    assert metrics["data"]["source"] in stdout
     assert set(metrics["data"]["sha256"]) == {"train-images-idx3-ubyte",
                                               "train-labels-idx1-ubyte",
                                               "t10k-images-idx3-ubyte",
@@ -247,3 +248,102 @@ def test_predict_reports_bad_inputs_by_name(trained, tmp_path):
                  str(tmp_path / "p.npy"))
     assert result.returncode == 0, result.stderr
     assert np.load(tmp_path / "p.npy").shape == (2,)
+
+
+# -- any dataset, both tasks (issue 16) --------------------------------------------------
+
+def _user_data(tmp_path):
+    """A small classification table with string labels and a regression set."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(240, 4))
+    labels = np.array(["cat", "dog", "emu"])[(X[:, 0] > 0).astype(int) + (X[:, 1] > 0.5)]
+    values = X @ np.array([1.5, -2.0, 0.5, 1.0]) + 0.1 * rng.normal(size=240)
+    csv_path = tmp_path / "animals.csv"
+    lines = ["a,b,c,d,species"] + ["%r,%r,%r,%r,%s" % (*row, label)
+                                    for row, label in zip(X.tolist(), labels)]
+    csv_path.write_text("\n".join(lines) + "\n")
+    tsv_path = tmp_path / "values.tsv"
+    tsv_path.write_text("y\tx1\tx2\tx3\tx4\n" + "".join(
+        "%r\t%r\t%r\t%r\t%r\n" % (v, *row) for v, row in zip(values.tolist(), X.tolist())))
+    np.savez(tmp_path / "values.npz", X=X, y=values)
+    np.savez(tmp_path / "labels.npz", features=X, target=(X[:, 0] > 0).astype(int))
+    return X, labels, values
+
+
+def _train_user(tmp_path, *args):
+    out = tmp_path / ("run-%d" % len(list(tmp_path.glob("run-*"))))
+    result = run("train", "--epochs", "3", "--layers", "8", "--batch-size", "32",
+                 "--no-progress", "--output-dir", str(out), *args)
+    assert result.returncode == 0, result.stderr
+    return out, result.stdout, json.loads((out / "metrics.json").read_text())
+
+
+def test_train_on_a_csv_with_string_labels_and_predict_them(tmp_path):
+    X, labels, _ = _user_data(tmp_path)
+    out, stdout, metrics = _train_user(tmp_path, "--data", str(tmp_path / "animals.csv"),
+                                       "--target", "species")
+    assert "4-8-3 (classify)" in stdout and "animals.csv" in stdout
+    assert metrics["score"] == "accuracy" and 0 <= metrics["test_score"] <= 1
+    assert metrics["data"]["feature_names"] == ["a", "b", "c", "d"]
+    assert list(metrics["data"]["sha256"]) == ["animals.csv"]
+    np.save(tmp_path / "rows.npy", X[:10])
+    result = run("predict", str(out / "model.npz"), str(tmp_path / "rows.npy"))
+    assert result.returncode == 0, result.stderr
+    assert set(np.load(tmp_path / "rows.pred.npy")) <= {"cat", "dog", "emu"}
+    result = run("predict", str(out / "model.npz"), str(tmp_path / "rows.npy"), "--proba",
+                 "--output", str(tmp_path / "proba.csv"))
+    assert result.returncode == 0, result.stderr
+    header, *rows = (tmp_path / "proba.csv").read_text().splitlines()
+    assert header == "proba_cat,proba_dog,proba_emu" and len(rows) == 10
+    assert abs(sum(map(float, rows[0].split(","))) - 1) < 1e-5
+
+
+def test_train_regression_from_tsv_and_npz(tmp_path):
+    X, _, values = _user_data(tmp_path)
+    out, stdout, metrics = _train_user(tmp_path, "--data", str(tmp_path / "values.tsv"),
+                                       "--target", "y")
+    assert "4-8-1 (regress)" in stdout and metrics["score"] == "R2"
+    out, stdout, metrics = _train_user(tmp_path, "--data", str(tmp_path / "values.npz"),
+                                       "--test-data", str(tmp_path / "values.npz"))
+    assert "(regress)" in stdout and "test data:" in metrics["data"]["source"]
+    np.savez(tmp_path / "rows.npz", X=X[:5])
+    result = run("predict", str(out / "model.npz"), str(tmp_path / "rows.npz"), "--output",
+                 str(tmp_path / "values.csv"))
+    assert result.returncode == 0, result.stderr
+    assert len((tmp_path / "values.csv").read_text().splitlines()) == 6
+
+
+def test_train_on_npz_with_named_keys_and_forced_task(tmp_path):
+    _user_data(tmp_path)
+    _, stdout, _ = _train_user(tmp_path, "--data", str(tmp_path / "labels.npz"), "--x-key",
+                               "features", "--y-key", "target")
+    assert "4-8-1 (classify)" in stdout
+    _, stdout, _ = _train_user(tmp_path, "--data", str(tmp_path / "labels.npz"), "--x-key",
+                               "features", "--y-key", "target", "--task", "regress")
+    assert "(regress)" in stdout
+
+
+def test_train_on_a_folder_of_idx_files(tmp_path):
+    from test_datasets import write_fake_set
+    write_fake_set(tmp_path / "idx", n_train=300, n_test=20)
+    _, stdout, metrics = _train_user(tmp_path, "--data", str(tmp_path / "idx"))
+    assert "784-8-" in stdout and "IDX files in" in stdout
+    assert len(metrics["data"]["sha256"]) == 4
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--data", "nowhere.csv"], "nowhere.csv: no such file or directory"),
+    (["--data", "DATA/animals.csv", "--target", "colour"], "has no column 'colour'"),
+    (["--data", "DATA/labels.npz"], "has no array 'X'"),
+    (["--data", "DATA/bad.csv"], "line 3: column 'b' is not a number"),
+    (["--data", "DATA/animals.csv", "--task", "regress"], "--task regress needs numeric"),
+])
+def test_bad_user_data_is_one_line_naming_the_file(tmp_path, args, message):
+    _user_data(tmp_path)
+    (tmp_path / "bad.csv").write_text("a,b,y\n1,2,x\n3,four,y\n")
+    args = [a.replace("DATA", str(tmp_path)) for a in args]
+    result = subprocess.run([sys.executable, "-m", "cymlp", "train", "--epochs", "1", *args],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert result.returncode == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists()

@@ -1,4 +1,5 @@
-"""``cymlp train``: fit on Fashion-MNIST, report, write model, metrics and plot.
+"""``cymlp train``: fit a classifier or regressor on Fashion-MNIST or the user's data
+(``_cli_data``), report, write model, metrics and plot.
 
 Ctrl-C at any moment stops training at the next batch boundary.  If at least one batch
 finished, the model as trained so far is saved, and metrics.json lists the finished
@@ -27,7 +28,7 @@ def _require_cli_extras():
                        % exc.name) from None
 
 
-def _plot(history, path):
+def _plot(history, path, score_name, loss_name, title):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -38,21 +39,21 @@ def _plot(history, path):
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     left.plot(epochs, [row["loss"] for row in history], marker="o", label="training loss")
     left.set_xlabel("epoch")
-    left.set_ylabel("cross-entropy")
+    left.set_ylabel(loss_name)
     left.set_title("Training loss")
     left.grid(alpha=0.3)
-    right.plot(epochs, [row["train_accuracy"] for row in history], marker="o",
-               label="training (10,000-image sample)")
-    right.plot(epochs, [row["validation_accuracy"] for row in history], marker="s",
+    right.plot(epochs, [row["train_score"] for row in history], marker="o",
+               label="training (up to 10,000 rows)")
+    right.plot(epochs, [row["validation_score"] for row in history], marker="s",
                label="validation")
     right.set_xlabel("epoch")
-    right.set_ylabel("accuracy")
-    right.set_title("Accuracy")
+    right.set_ylabel(score_name)
+    right.set_title(score_name)
     right.grid(alpha=0.3)
     right.legend()
     for axis in (left, right):
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-    fig.suptitle("cymlp: Fashion-MNIST")
+    fig.suptitle("cymlp: %s" % title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -74,12 +75,43 @@ def _environment(threads):
             "scikit-learn": sklearn.__version__, "threads": threads, "blas": blas}
 
 
-def _data_source(data):
-    """Where the data came from, with the SHA-256 of each file (verified on load)."""
-    from cymlp.datasets import FASHION_MNIST
+def _split(X, y, fraction, seed, stratify):
+    from sklearn.model_selection import train_test_split
 
-    return {"dataset": FASHION_MNIST.name, "directory": data.source,
-            "sha256": {stem: sha for stem, sha, _ in FASHION_MNIST.files.values()}}
+    try:
+        return train_test_split(X, y, test_size=fraction, random_state=seed,
+                                stratify=y if stratify else None)
+    except ValueError as exc:   # too few rows, or a class with a single row
+        raise CLIError("cannot hold out %.0f%% of %d rows: %s" % (100 * fraction, len(y), exc)) \
+            from None
+
+
+def _prepare(args):
+    """Train, validation and test parts of the data, and the task."""
+    from cymlp import _cli_data
+
+    data = _cli_data.load(args.data, args)
+    task = _cli_data.infer_task(data.y, args.task)
+    classify = task == "classify"
+    if args.test_data is not None:
+        test = _cli_data.load(args.test_data, args)
+        data.X_test, data.y_test = test.X, test.y
+        data.sha256.update(test.sha256)
+        data.source += "; test data: %s" % test.source
+    elif data.X_test is None:
+        data.X, data.X_test, data.y, data.y_test = _split(
+            data.X, data.y, args.test_fraction, args.seed, classify)
+    if data.X_test.shape[1] != data.X.shape[1]:
+        raise CLIError("the test data has %d features per row, the training data %d"
+                       % (data.X_test.shape[1], data.X.shape[1]))
+    if classify:
+        unseen = np.setdiff1d(np.unique(data.y_test), np.unique(data.y))
+        if unseen.size:
+            raise CLIError("the test data has labels the training data lacks: %s"
+                           % ", ".join(map(str, unseen[:5])))
+    X_fit, X_val, y_fit, y_val = _split(data.X, data.y, args.validation_fraction, args.seed,
+                                        classify)
+    return data, task, X_fit, X_val, y_fit, y_val
 
 
 def train(args):
@@ -98,31 +130,30 @@ def train(args):
     # the estimator's own notice; the command reports the interruption itself
     warnings.filterwarnings("ignore", message="Training interrupted by user")
     _require_cli_extras()
-    from sklearn.model_selection import train_test_split
     from threadpoolctl import threadpool_limits
     from tqdm import tqdm
 
-    from cymlp import MLPClassifier
+    from cymlp import MLPClassifier, MLPRegressor
     from cymlp._threads import blas_threads, training_plan
-    from cymlp.datasets import load_fashion_mnist
 
-    data = load_fashion_mnist(args.data_dir)
+    data, task, X_fit, X_val, y_fit, y_val = _prepare(args)
     dtype = np.dtype(args.dtype)
-    X_fit, X_val, y_fit, y_val = train_test_split(
-        data.X_train, data.y_train, test_size=args.validation_fraction,
-        random_state=args.seed, stratify=data.y_train)
     X_fit, X_val, X_test = (np.ascontiguousarray(a, dtype=dtype)
                             for a in (X_fit, X_val, data.X_test))
-    sizes = (X_fit.shape[1],) + args.layers + (10,)
-    clf = MLPClassifier(hidden_layer_sizes=args.layers, activation=args.activation,
-                        solver=args.solver, alpha=args.alpha, batch_size=args.batch_size,
-                        learning_rate_init=args.learning_rate,
-                        random_state=np.random.RandomState(args.seed))
-    print("cymlp: training %s on Fashion-MNIST from %s: %d train / %d validation / %d test "
-          "images, %s, %s, batch %d, %s" % (
-              "-".join(map(str, sizes)), data.source, len(y_fit), len(y_val),
-              len(data.y_test), args.activation, args.solver, args.batch_size, args.dtype),
-          flush=True)
+    classes = np.unique(data.y) if task == "classify" else None
+    n_out = len(classes) if classes is not None and len(classes) > 2 else 1
+    sizes = (X_fit.shape[1],) + args.layers + (n_out,)
+    Estimator = MLPClassifier if task == "classify" else MLPRegressor
+    model = Estimator(hidden_layer_sizes=args.layers, activation=args.activation,
+                      solver=args.solver, alpha=args.alpha, batch_size=args.batch_size,
+                      learning_rate_init=args.learning_rate,
+                      random_state=np.random.RandomState(args.seed))
+    score_name = "accuracy" if task == "classify" else "R2"
+    print("cymlp: training %s (%s) on %s: %d train / %d validation / %d test rows, %s, %s, "
+          "batch %d, %s" % ("-".join(map(str, sizes)), task, data.source, len(y_fit),
+                            len(y_val), len(data.y_test), args.activation, args.solver,
+                            args.batch_size, args.dtype), flush=True)
+    fit_kwargs = {"classes": classes} if task == "classify" else {}
     history, seconds, partial = [], [], None
     n_coef = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
     with threadpool_limits(args.threads), training_plan(args.batch_size, n_coef):
@@ -131,70 +162,74 @@ def train(args):
                    disable=args.no_progress, file=sys.stderr)
         try:
             for epoch in bar:
-                samples_before = getattr(clf, "t_", 0)
+                samples_before = getattr(model, "t_", 0)
                 start = time.perf_counter()
-                clf.partial_fit(X_fit, y_fit, classes=np.arange(10))
+                model.partial_fit(X_fit, y_fit, **fit_kwargs)
                 if interrupted:   # partial_fit stopped at a batch boundary and returned
-                    partial = {"epoch": epoch, "samples": int(clf.t_ - samples_before)}
+                    partial = {"epoch": epoch, "samples": int(model.t_ - samples_before)}
                     break
                 seconds.append(time.perf_counter() - start)
-                row = {"epoch": epoch, "loss": clf.loss_, "seconds": seconds[-1],
-                       "train_accuracy": float(clf.score(X_fit[:10000], y_fit[:10000])),
-                       "validation_accuracy": float(clf.score(X_val, y_val))}
+                row = {"epoch": epoch, "loss": model.loss_, "seconds": seconds[-1],
+                       "train_score": float(model.score(X_fit[:10000], y_fit[:10000])),
+                       "validation_score": float(model.score(X_val, y_val))}
                 history.append(row)
                 bar.set_postfix(loss="%.4f" % row["loss"],
-                                val_acc="%.4f" % row["validation_accuracy"])
+                                val="%.4f" % row["validation_score"])
                 if args.no_progress:
-                    print("epoch %d/%d: loss %.4f, validation accuracy %.4f, %.3f s"
-                          % (epoch, args.epochs, row["loss"], row["validation_accuracy"],
-                             row["seconds"]), flush=True)
+                    print("epoch %d/%d: loss %.4f, validation %s %.4f, %.3f s"
+                          % (epoch, args.epochs, row["loss"], score_name,
+                             row["validation_score"], row["seconds"]), flush=True)
         except KeyboardInterrupt:
             # between two partial_fit calls (scoring, the progress bar): no batch lost
             interrupted.append(True)
         finally:
             bar.close()
-    if interrupted and getattr(clf, "t_", 0) == 0:
+    if interrupted and getattr(model, "t_", 0) == 0:
         print("cymlp: interrupted before the first batch finished; nothing was trained, "
               "nothing saved", file=sys.stderr)
         return EXIT_INTERRUPTED
-    return _write_results(args, clf, data, X_test, history, seconds, partial,
+    return _write_results(args, model, data, X_test, score_name, history, seconds, partial,
                           bool(interrupted), threads)
 
 
-def _write_results(args, clf, data, X_test, history, seconds, partial, interrupted,
-                   threads):
+def _write_results(args, model, data, X_test, score_name, history, seconds, partial,
+                   interrupted, threads):
     """Score the model on the test set; write model, metrics and plot; print a summary."""
     from cymlp import model_io
 
-    test_accuracy = float(clf.score(X_test, data.y_test))
-    out_dir = Path(args.output_dir or "runs/fashion-mnist-" + datetime.now().strftime(
-        "%Y%m%d-%H%M%S"))
+    test_score = float(model.score(X_test, data.y_test))
+    name = "fashion-mnist" if args.data == "fashion-mnist" else Path(args.data).stem
+    out_dir = Path(args.output_dir or "runs/%s-%s" % (
+        name, datetime.now().strftime("%Y%m%d-%H%M%S")))
     out_dir.mkdir(parents=True, exist_ok=True)
-    model_path = model_io.save(clf, out_dir / "model.npz")
+    model_path = model_io.save(model, out_dir / "model.npz")
     metrics_path = out_dir / "metrics.json"
     metrics_path.write_text(json.dumps({
         "settings": {k: (list(v) if isinstance(v, tuple) else v)
                      for k, v in vars(args).items() if k != "command"},
         "environment": _environment(threads),
-        "data": _data_source(data),
+        "data": {"source": data.source, "sha256": data.sha256,
+                 "feature_names": data.feature_names},
+        "score": score_name,
         "epochs": history,
         "epochs_completed": len(history),
         "interrupted": interrupted,
         # how far the interrupted epoch got: its batches are in the saved model
         "interrupted_epoch": partial,
-        "samples_trained": int(clf.t_),
-        "test_accuracy": test_accuracy,
+        "samples_trained": int(model.t_),
+        "test_score": test_score,
         "seconds_per_epoch": float(np.median(seconds)) if seconds else None,
     }, indent=2))
     plot_path = out_dir / "curves.png"
     if history:
-        _plot(history, plot_path)
+        _plot(history, plot_path, score_name, "cross-entropy" if score_name == "accuracy"
+              else "squared error", name)
     if interrupted:
         done = "%d epoch(s)" % len(history)
         if partial and partial["samples"]:
             done += " and %d samples of epoch %d" % (partial["samples"], partial["epoch"])
         print("cymlp: interrupted after %s; saved what was trained" % done, file=sys.stderr)
-    print("test accuracy: %.4f" % test_accuracy)
+    print("test %s: %.4f" % (score_name, test_score))
     if seconds:
         print("time per epoch: %.3f s (median of %d epochs, training only)"
               % (np.median(seconds), len(seconds)))

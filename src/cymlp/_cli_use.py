@@ -1,4 +1,4 @@
-"""``cymlp evaluate`` and ``cymlp predict``: use a saved classifier.
+"""``cymlp evaluate`` and ``cymlp predict``: use a saved model.
 
 Every problem with a file (missing, not a model, not an array, wrong shape) is reported
 as one line naming the file.
@@ -114,7 +114,8 @@ def as_rows(X, path, n_features):
 
 
 def predict(args):
-    """Run ``cymlp predict``: write one predicted label per row.
+    """Run ``cymlp predict``: write one prediction per row (class labels as they were in
+    the training data, or values), or with ``--proba`` one probability per class.
 
     Parameters
     ----------
@@ -124,10 +125,35 @@ def predict(args):
     -------
     int
     """
-    model = _load_classifier(args.model)
+    from cymlp import MLPClassifier, model_io
+
+    model = model_io.load(args.model)
+    if not hasattr(model, "n_features_in_"):
+        raise CLIError("%s holds a bare Network; predict needs a model written by cymlp "
+                       "train" % args.model)
     X = as_rows(read_rows(args.file, args.key), args.file, model.n_features_in_)
-    predictions = model.predict(X)
+    if args.proba and not isinstance(model, MLPClassifier):
+        raise CLIError("--proba needs a classifier; %s holds a regressor" % args.model)
+    predictions = model.predict_proba(X) if args.proba else model.predict(X)
     output = Path(args.output or str(Path(args.file).with_suffix("")) + ".pred.npy")
-    np.save(output, predictions)
+    if output.suffix.lower() == ".csv":
+        _write_csv(output, predictions, model.classes_ if args.proba else None)
+    else:
+        np.save(output, predictions, allow_pickle=False)
     print("wrote %d predictions to %s" % (len(predictions), output))
     return 0
+
+
+def _write_csv(path, predictions, classes):
+    """One row per prediction; with ``classes``, one column of probability per class."""
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        if classes is not None:
+            writer.writerow(["proba_%s" % c for c in classes])
+            writer.writerows(predictions.tolist())
+        else:
+            writer.writerow(["prediction"])
+            rows = predictions.reshape(len(predictions), -1)
+            writer.writerows(rows.tolist())

@@ -17,8 +17,9 @@ EXIT_INTERRUPTED = 130
 DESCRIPTION = """Multi-layer perceptrons with a compiled core.
 
 cymlp train trains the 784-200-100-10 network (logistic hidden layers, softmax output)
-on Fashion-MNIST, shows its progress, and writes a model file, per-epoch metrics (JSON)
-and a plot of the curves under runs/.  cymlp evaluate reports a model's accuracy on the
+on Fashion-MNIST, or a network on your own data (IDX, .npz, CSV/TSV; classification or
+regression), shows its progress, and writes a model file, per-epoch metrics (JSON) and
+a plot of the curves under runs/.  cymlp evaluate reports a model's accuracy on the
 Fashion-MNIST test images; cymlp predict labels the rows of a .npy or .npz file."""
 
 
@@ -99,11 +100,12 @@ def build_parser():
 
     train = commands.add_parser(
         "train", formatter_class=formatter,
-        help="train the network on Fashion-MNIST and report",
-        description="Train an MLP classifier on Fashion-MNIST (54,000 training, 6,000 "
-                    "validation and 10,000 test images) and write model.npz, metrics.json "
-                    "and curves.png.  Ctrl-C stops after the current batch and saves what "
-                    "was trained.")
+        help="train a network on Fashion-MNIST or your own data and report",
+        description="Train an MLP classifier or regressor (on Fashion-MNIST by default: "
+                    "54,000 training, 6,000 validation and 10,000 test images) and write "
+                    "model.npz, metrics.json and curves.png; the input and output sizes "
+                    "come from the data.  Ctrl-C stops after the current batch and saves "
+                    "what was trained.")
     train.add_argument("--layers", type=_layer_sizes, default=(200, 100),
                        help="hidden layer sizes, comma-separated")
     train.add_argument("--activation", default="logistic",
@@ -127,11 +129,29 @@ def build_parser():
                        help="seed of the initial weights, the shuffles and the split")
     train.add_argument("--validation-fraction", type=_fraction, default=0.1,
                        help="share of the training images held out for validation")
+    train.add_argument("--data", default="fashion-mnist",
+                       help="fashion-mnist, a folder of IDX files (MNIST's file names), a "
+                            ".npz file (see --x-key, --y-key) or a .csv/.tsv file with a "
+                            "header row (see --target)")
+    train.add_argument("--test-data", default=None,
+                       help="test data in the same forms (default: the data set's test "
+                            "part, or --test-fraction of --data held out)")
+    train.add_argument("--test-fraction", type=_fraction, default=0.2,
+                       help="share of --data held out for the test score when it has no "
+                            "test part and --test-data is not given")
+    train.add_argument("--task", choices=["classify", "regress"], default=None,
+                       help="default: regress when the targets are non-integer numbers, "
+                            "else classify")
+    train.add_argument("--target", default=None,
+                       help="the target column of a CSV/TSV file (default: its last column)")
+    train.add_argument("--x-key", default="X", help="the features array of a .npz file")
+    train.add_argument("--y-key", default="y", help="the targets array of a .npz file")
     train.add_argument("--data-dir", default=None,
                        help="a folder holding Fashion-MNIST's four IDX files (default: "
                             "CYMLP_DATA_DIR, Debian's copy, or the download cache)")
     train.add_argument("--output-dir", default=None,
-                       help="where to write the results (default: runs/fashion-mnist-TIME)")
+                       help="where to write the results (default: runs/NAME-TIME, NAME "
+                            "the data set or file)")
     train.add_argument("--no-progress", action="store_true",
                        help="one line per epoch instead of a progress bar")
 
@@ -147,15 +167,20 @@ def build_parser():
     predict = commands.add_parser(
         "predict", formatter_class=formatter,
         help="predict the rows of a .npy or .npz file",
-        description="Write one predicted label per row.  uint8 inputs (images) are "
-                    "scaled to [0, 1]; 3-D arrays of images are flattened to rows.")
+        description="Write one prediction per row: the class label as it was in the "
+                    "training data (numbers or strings), the value of a regressor, or "
+                    "with --proba the probability of each class.  uint8 inputs (images) "
+                    "are scaled to [0, 1]; 3-D arrays of images are flattened to rows.")
     predict.add_argument("model", help="a model file written by cymlp train")
     predict.add_argument("file", help="a .npy array, or a .npz archive (see --key)")
     predict.add_argument("--key", default=None,
                          help="the array of a .npz archive to use (default: its only "
                               "array, or 'X')")
+    predict.add_argument("--proba", action="store_true",
+                         help="write each class's probability instead of the label")
     predict.add_argument("--output", default=None,
-                         help="where to write the predictions (default: FILE.pred.npy)")
+                         help="where to write the predictions: .npy, or .csv (default: "
+                              "FILE.pred.npy)")
     return parser
 
 

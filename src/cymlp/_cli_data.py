@@ -1,0 +1,188 @@
+"""Where ``cymlp train`` gets its data: Fashion-MNIST, a folder of IDX files, a ``.npz``
+archive, or a CSV/TSV table with a named target column.
+
+Every reader returns a ``TrainingData``: features (float), targets (labels as they are
+in the file: numbers or strings, or values), where they came from and the SHA-256 of
+each file read.  Problems are one-line errors naming the file (``CLIError``).
+"""
+import csv
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cymlp.cli import CLIError
+
+FASHION = "fashion-mnist"
+
+
+@dataclass
+class TrainingData:
+    """Features and targets of one data source (test part optional)."""
+
+    X: np.ndarray
+    y: np.ndarray
+    X_test: np.ndarray = None
+    y_test: np.ndarray = None
+    source: str = ""
+    sha256: dict = field(default_factory=dict)
+    feature_names: list = None
+
+
+def sha256_of(path):
+    """SHA-256 of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load(spec, args):
+    """Read the data named by ``spec`` (``--data`` or ``--test-data``).
+
+    Parameters
+    ----------
+    spec : str
+        ``fashion-mnist``, a directory of IDX files (MNIST's file names), a ``.npz``
+        file, or a ``.csv``/``.tsv`` file.
+    args : argparse.Namespace
+        ``data_dir``, ``x_key``, ``y_key``, ``target``.
+
+    Returns
+    -------
+    TrainingData
+    """
+    from cymlp import datasets
+
+    if spec == FASHION:
+        data = datasets.load_fashion_mnist(args.data_dir)
+        return TrainingData(data.X_train, data.y_train, data.X_test, data.y_test,
+                            source="Fashion-MNIST in %s" % data.source,
+                            sha256={stem: sha for stem, sha, _ in
+                                    datasets.FASHION_MNIST.files.values()})
+    path = Path(spec)
+    if path.is_dir():
+        data = datasets.load_mnist(path)
+        files = datasets.locate(datasets.MNIST, path, download_missing=False)
+        return TrainingData(data.X_train, data.y_train, data.X_test, data.y_test,
+                            source="IDX files in %s" % path,
+                            sha256={Path(p).name: sha256_of(p) for p in files.values()})
+    if not path.exists():
+        raise CLIError("%s: no such file or directory (--data takes fashion-mnist, a folder "
+                       "of IDX files, a .npz or a .csv/.tsv file)" % spec)
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        X, y = _read_npz(path, args.x_key, args.y_key)
+        names = None
+    elif suffix in (".csv", ".tsv", ".txt"):
+        X, y, names = _read_table(path, args.target, "\t" if suffix == ".tsv" else ",")
+    else:
+        raise CLIError("%s: unknown data format %r (use .npz, .csv or .tsv)" % (spec, suffix))
+    return TrainingData(X, y, source=str(path), sha256={path.name: sha256_of(path)},
+                        feature_names=names)
+
+
+def _read_npz(path, x_key, y_key):
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise CLIError("%s is not a NumPy .npz file (%s)" % (path, exc)) from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise CLIError("%s holds one array; training needs X and y in a .npz archive" % path)
+    with archive:
+        missing = [key for key in (x_key, y_key) if key not in archive.files]
+        if missing:
+            raise CLIError("%s has no array %s (it holds %s); name them with --x-key and "
+                           "--y-key" % (path, " or ".join(map(repr, missing)),
+                                        ", ".join(archive.files) or "none"))
+        try:
+            X, y = archive[x_key], archive[y_key]
+        except ValueError as exc:
+            raise CLIError("%s: %s" % (path, exc)) from None
+    if X.dtype.kind not in "biuf":
+        raise CLIError("%s: %s holds %s values, not numbers" % (path, x_key, X.dtype))
+    if X.ndim > 2:
+        X = X.reshape(X.shape[0], -1)
+    if X.ndim != 2 or y.ndim != 1 or len(X) != len(y):
+        raise CLIError("%s: %s must be rows (2-D) and %s one target per row; got shapes "
+                       "%s and %s" % (path, x_key, y_key, X.shape, y.shape))
+    if X.dtype == np.uint8:
+        X = X.astype(np.float32) / np.float32(255)
+    return X, y
+
+
+def _read_table(path, target, delimiter):
+    """A CSV/TSV with a header row: numeric feature columns and one target column."""
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = list(csv.reader(handle, delimiter=delimiter))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise CLIError("%s is not a readable text table (%s)" % (path, exc)) from None
+    rows = [row for row in rows if row]
+    if len(rows) < 2:
+        raise CLIError("%s needs a header row and at least one data row" % path)
+    header = [name.strip() for name in rows[0]]
+    target = target or header[-1]
+    if target not in header:
+        raise CLIError("%s has no column %r (its columns: %s); name the target with --target"
+                       % (path, target, ", ".join(header)))
+    column = header.index(target)
+    features = [name for k, name in enumerate(header) if k != column]
+    X = np.empty((len(rows) - 1, len(features)))
+    y = []
+    for line, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise CLIError("%s, line %d: %d fields where the header has %d"
+                           % (path, line, len(row), len(header)))
+        values = [v.strip() for k, v in enumerate(row) if k != column]
+        try:
+            X[line - 2] = [float(v) for v in values]
+        except ValueError:
+            bad = next(name for name, v in zip(features, values) if not _is_number(v))
+            raise CLIError("%s, line %d: column %r is not a number" % (path, line, bad)) \
+                from None
+        y.append(row[column].strip())
+    return X, _as_targets(np.array(y)), features
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _as_targets(labels):
+    """Text targets as numbers when they all are (integers stay integers)."""
+    try:
+        values = labels.astype(float)
+    except ValueError:
+        return labels
+    if np.isfinite(values).all() and (values == np.round(values)).all():
+        return values.astype(np.int64)
+    return values
+
+
+def infer_task(y, task=None):
+    """``classify`` or ``regress``: as asked, else from the targets (non-integer numbers
+    are values to regress; integers and strings are labels).
+
+    Parameters
+    ----------
+    y : ndarray
+    task : {'classify', 'regress'} or None
+
+    Returns
+    -------
+    str
+    """
+    if task is not None:
+        if task == "regress" and y.dtype.kind not in "iuf":
+            raise CLIError("--task regress needs numeric targets, got %s" % y.dtype)
+        return task
+    if y.dtype.kind == "f" and not (y == np.round(y)).all():
+        return "regress"
+    return "classify"
