@@ -347,3 +347,46 @@ def test_bad_user_data_is_one_line_naming_the_file(tmp_path, args, message):
     assert result.returncode == 2
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "runs").exists()
+
+
+def test_init_from_continues_a_saved_model_and_early_stopping_keeps_the_best(tmp_path):
+    from cymlp import model_io
+    _user_data(tmp_path)
+    data = ["--data", str(tmp_path / "animals.csv")]
+    first, _, _ = _train_user(tmp_path, *data)
+    before = model_io.load(first / "model.npz")
+    second, stdout, metrics = _train_user(tmp_path, *data, "--init-from",
+                                          str(first / "model.npz"), "--layers", "99")
+    assert "4-8-3" in stdout and metrics["initial_model"] == str(first / "model.npz")
+    after = model_io.load(second / "model.npz")
+    assert after.t_ > before.t_
+    result = run("train", "--epochs", "1", "--data", str(tmp_path / "values.tsv"), "--target",
+                 "y", "--init-from", str(first / "model.npz"))
+    assert result.returncode == 2 and "holds a MLPClassifier" in result.stderr
+    out, stdout, metrics = _train_user(tmp_path, "--data", str(tmp_path / "values.tsv"),
+                                       "--target", "y", "--epochs", "60",
+                                       "--learning-rate", "0.05", "--early-stopping",
+                                       "--patience", "3")
+    scores = [row["validation_score"] for row in metrics["epochs"]]
+    best = metrics["best_epoch"]
+    assert scores[best - 1] == max(scores)
+    assert len(scores) <= 60 and (len(scores) == 60 or len(scores) - best == 3)
+    model = model_io.load(out / "model.npz")
+    assert model.loss_curve_   # the saved model is the best epoch's weights
+
+
+def test_evaluate_on_user_data_for_both_tasks(tmp_path):
+    _user_data(tmp_path)
+    classifier, _, _ = _train_user(tmp_path, "--data", str(tmp_path / "animals.csv"))
+    result = run("evaluate", str(classifier / "model.npz"), "--data",
+                 str(tmp_path / "animals.csv"))
+    assert result.returncode == 0, result.stderr
+    assert "rows of " in result.stdout and "emu" in result.stdout
+    regressor, _, _ = _train_user(tmp_path, "--data", str(tmp_path / "values.npz"))
+    result = run("evaluate", str(regressor / "model.npz"), "--data",
+                 str(tmp_path / "values.npz"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("R2: ") and "240 rows" in result.stdout
+    result = run("evaluate", str(regressor / "model.npz"), "--data",
+                 str(tmp_path / "animals.csv"))
+    assert result.returncode == 2 and "non-numeric targets" in result.stderr

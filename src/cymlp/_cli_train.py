@@ -114,6 +114,23 @@ def _prepare(args):
     return data, task, X_fit, X_val, y_fit, y_val
 
 
+def _initial_model(path, Estimator, n_features, classes):
+    """A saved model to continue training (``--init-from``), checked against the data."""
+    from cymlp import model_io
+
+    model = model_io.load(path)
+    if type(model) is not Estimator:
+        raise CLIError("%s holds a %s; this data needs a %s" % (
+            path, type(model).__name__, Estimator.__name__))
+    if model.n_features_in_ != n_features:
+        raise CLIError("%s expects %d features per row; the data has %d"
+                       % (path, model.n_features_in_, n_features))
+    if classes is not None and not np.array_equal(model.classes_, classes):
+        raise CLIError("%s was trained on the classes %s; the data has %s"
+                       % (path, list(model.classes_), list(classes)))
+    return model
+
+
 def train(args):
     """Run ``cymlp train``.
 
@@ -141,13 +158,19 @@ def train(args):
     X_fit, X_val, X_test = (np.ascontiguousarray(a, dtype=dtype)
                             for a in (X_fit, X_val, data.X_test))
     classes = np.unique(data.y) if task == "classify" else None
-    n_out = len(classes) if classes is not None and len(classes) > 2 else 1
-    sizes = (X_fit.shape[1],) + args.layers + (n_out,)
     Estimator = MLPClassifier if task == "classify" else MLPRegressor
-    model = Estimator(hidden_layer_sizes=args.layers, activation=args.activation,
-                      solver=args.solver, alpha=args.alpha, batch_size=args.batch_size,
-                      learning_rate_init=args.learning_rate,
-                      random_state=np.random.RandomState(args.seed))
+    if args.init_from is not None:
+        model = _initial_model(args.init_from, Estimator, X_fit.shape[1], classes)
+        model.set_params(solver=args.solver, alpha=args.alpha, batch_size=args.batch_size,
+                         learning_rate_init=args.learning_rate)
+    else:
+        model = Estimator(hidden_layer_sizes=args.layers, activation=args.activation,
+                          solver=args.solver, alpha=args.alpha, batch_size=args.batch_size,
+                          learning_rate_init=args.learning_rate,
+                          random_state=np.random.RandomState(args.seed))
+    n_out = len(classes) if classes is not None and len(classes) > 2 else 1
+    sizes = (X_fit.shape[1],) + tuple(model.hidden_layer_sizes) + (n_out,)
+    best = None   # --early-stopping: (validation score, epoch, parameters)
     score_name = "accuracy" if task == "classify" else "R2"
     print("cymlp: training %s (%s) on %s: %d train / %d validation / %d test rows, %s, %s, "
           "batch %d, %s" % ("-".join(map(str, sizes)), task, data.source, len(y_fit),
@@ -179,21 +202,31 @@ def train(args):
                     print("epoch %d/%d: loss %.4f, validation %s %.4f, %.3f s"
                           % (epoch, args.epochs, row["loss"], score_name,
                              row["validation_score"], row["seconds"]), flush=True)
+                if args.early_stopping:
+                    if best is None or row["validation_score"] > best[0]:
+                        best = (row["validation_score"], epoch,
+                                model._network.params.copy())
+                    elif epoch - best[1] >= args.patience:
+                        break
         except KeyboardInterrupt:
             # between two partial_fit calls (scoring, the progress bar): no batch lost
             interrupted.append(True)
         finally:
             bar.close()
+    if best is not None and best[1] != history[-1]["epoch"]:
+        model._network.params[...] = best[2]   # the best validation epoch's weights
+        print("cymlp: early stopping: keeping epoch %d (validation %s %.4f)"
+              % (best[1], score_name, best[0]), flush=True)
     if interrupted and getattr(model, "t_", 0) == 0:
         print("cymlp: interrupted before the first batch finished; nothing was trained, "
               "nothing saved", file=sys.stderr)
         return EXIT_INTERRUPTED
     return _write_results(args, model, data, X_test, score_name, history, seconds, partial,
-                          bool(interrupted), threads)
+                          bool(interrupted), threads, best[1] if best is not None else None)
 
 
 def _write_results(args, model, data, X_test, score_name, history, seconds, partial,
-                   interrupted, threads):
+                   interrupted, threads, best_epoch):
     """Score the model on the test set; write model, metrics and plot; print a summary."""
     from cymlp import model_io
 
@@ -216,6 +249,8 @@ def _write_results(args, model, data, X_test, score_name, history, seconds, part
         "interrupted": interrupted,
         # how far the interrupted epoch got: its batches are in the saved model
         "interrupted_epoch": partial,
+        "best_epoch": best_epoch,
+        "initial_model": args.init_from,
         "samples_trained": int(model.t_),
         "test_score": test_score,
         "seconds_per_epoch": float(np.median(seconds)) if seconds else None,

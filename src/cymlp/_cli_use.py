@@ -10,17 +10,10 @@ import numpy as np
 from cymlp.cli import CLIError
 
 
-def _load_classifier(path):
-    from cymlp import MLPClassifier, model_io
-
-    model = model_io.load(path)   # anything but a model file: a ModelFileError naming it
-    if not isinstance(model, MLPClassifier):
-        raise CLIError("%s holds a %s, not a classifier" % (path, type(model).__name__))
-    return model
-
-
 def evaluate(args):
-    """Run ``cymlp evaluate``: accuracy, per-class precision/recall, confusion matrix.
+    """Run ``cymlp evaluate``: a classifier's accuracy, per-class precision and recall and
+    confusion matrix, or a regressor's R², RMSE and MAE, on Fashion-MNIST's test images
+    or on the rows of ``--data`` (all of them).
 
     Parameters
     ----------
@@ -30,31 +23,60 @@ def evaluate(args):
     -------
     int
     """
+    from cymlp import MLPClassifier, _cli_data, model_io
+
+    model = model_io.load(args.model)
+    if not hasattr(model, "n_features_in_"):
+        raise CLIError("%s holds a bare Network; evaluate needs a model written by cymlp "
+                       "train" % args.model)
+    data = _cli_data.load(args.data, args)
+    X, y = (data.X_test, data.y_test) if data.X_test is not None else (data.X, data.y)
+    if model.n_features_in_ != X.shape[1]:
+        raise CLIError("%s expects %d features per row; %s has %d"
+                       % (args.model, model.n_features_in_, data.source, X.shape[1]))
+    if isinstance(model, MLPClassifier):
+        _report_classifier(model, X, y, data.source)
+    else:
+        _report_regressor(model, X, y, data.source)
+    return 0
+
+
+def _report_classifier(model, X, y, source):
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-    from cymlp.datasets import FASHION_MNIST_CLASSES, load_fashion_mnist
+    from cymlp.datasets import FASHION_MNIST_CLASSES
 
-    model = _load_classifier(args.model)
-    data = load_fashion_mnist(args.data_dir)
-    if model.n_features_in_ != data.X_test.shape[1]:
-        raise CLIError("%s expects %d features per row; Fashion-MNIST images have %d"
-                       % (args.model, model.n_features_in_, data.X_test.shape[1]))
-    predicted = model.predict(data.X_test)
+    unseen = np.setdiff1d(np.unique(y), model.classes_)
+    if unseen.size:
+        raise CLIError("%s has labels the model does not know: %s"
+                       % (source, ", ".join(map(str, unseen[:5]))))
+    predicted = model.predict(X)
     precision, recall, _, support = precision_recall_fscore_support(
-        data.y_test, predicted, labels=model.classes_, zero_division=0)
-    print("accuracy: %.4f on %d test images" % ((predicted == data.y_test).mean(),
-                                                len(data.y_test)))
+        y, predicted, labels=model.classes_, zero_division=0)
+    fashion = source.startswith("Fashion-MNIST")
+    print("accuracy: %.4f on %d %s" % ((predicted == y).mean(), len(y),
+                                        "test images" if fashion else "rows of " + source))
     print("class  name         precision  recall  support")
     for label, p, r, s in zip(model.classes_, precision, recall, support):
-        name = FASHION_MNIST_CLASSES[label] if label in range(10) else ""
+        name = FASHION_MNIST_CLASSES[label] if fashion else ""
         print("%5s  %-11s  %9.4f  %6.4f  %7d" % (label, name, p, r, s))
     print("confusion matrix (rows: true class, columns: predicted):")
-    matrix = confusion_matrix(data.y_test, predicted, labels=model.classes_)
-    width = max(5, len(str(matrix.max())) + 1)
+    matrix = confusion_matrix(y, predicted, labels=model.classes_)
+    width = max(5, len(str(matrix.max())) + 1, *(len(str(c)) + 1 for c in model.classes_))
     print(" " * 6 + "".join(str(c).rjust(width) for c in model.classes_))
     for label, row in zip(model.classes_, matrix):
         print(str(label).rjust(5) + " " + "".join(str(v).rjust(width) for v in row))
-    return 0
+
+
+def _report_regressor(model, X, y, source):
+    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+
+    if y.dtype.kind not in "iuf":
+        raise CLIError("%s has non-numeric targets; the model is a regressor" % source)
+    predicted = model.predict(X)
+    print("R2: %.4f, RMSE: %.4g, MAE: %.4g on %d rows of %s" % (
+        r2_score(y, predicted), np.sqrt(mean_squared_error(y, predicted)),
+        mean_absolute_error(y, predicted), len(y), source))
 
 
 def read_rows(path, key=None):

@@ -19,8 +19,8 @@ DESCRIPTION = """Multi-layer perceptrons with a compiled core.
 cymlp train trains the 784-200-100-10 network (logistic hidden layers, softmax output)
 on Fashion-MNIST, or a network on your own data (IDX, .npz, CSV/TSV; classification or
 regression), shows its progress, and writes a model file, per-epoch metrics (JSON) and
-a plot of the curves under runs/.  cymlp evaluate reports a model's accuracy on the
-Fashion-MNIST test images; cymlp predict labels the rows of a .npy or .npz file."""
+a plot of the curves under runs/.  cymlp evaluate reports a model's scores on test
+data; cymlp predict writes predictions for the rows of a .npy or .npz file."""
 
 
 class CLIError(Exception):
@@ -85,6 +85,22 @@ def _layer_sizes(text):
     return sizes
 
 
+def _add_data_options(command, what):
+    """--data and the options that say how to read it."""
+    command.add_argument("--data", default="fashion-mnist",
+                         help=what + ": fashion-mnist, a folder of IDX files (MNIST's file "
+                                     "names), a .npz file (see --x-key, --y-key) or a "
+                                     ".csv/.tsv file with a header row (see --target)")
+    command.add_argument("--target", default=None,
+                         help="the target column of a CSV/TSV file (default: its last "
+                              "column)")
+    command.add_argument("--x-key", default="X", help="the features array of a .npz file")
+    command.add_argument("--y-key", default="y", help="the targets array of a .npz file")
+    command.add_argument("--data-dir", default=None,
+                         help="a folder holding Fashion-MNIST's four IDX files (default: "
+                              "CYMLP_DATA_DIR, Debian's copy, or the download cache)")
+
+
 def build_parser():
     """Return the argument parser of the ``cymlp`` command.
 
@@ -129,10 +145,7 @@ def build_parser():
                        help="seed of the initial weights, the shuffles and the split")
     train.add_argument("--validation-fraction", type=_fraction, default=0.1,
                        help="share of the training images held out for validation")
-    train.add_argument("--data", default="fashion-mnist",
-                       help="fashion-mnist, a folder of IDX files (MNIST's file names), a "
-                            ".npz file (see --x-key, --y-key) or a .csv/.tsv file with a "
-                            "header row (see --target)")
+    _add_data_options(train, "the training data")
     train.add_argument("--test-data", default=None,
                        help="test data in the same forms (default: the data set's test "
                             "part, or --test-fraction of --data held out)")
@@ -142,13 +155,15 @@ def build_parser():
     train.add_argument("--task", choices=["classify", "regress"], default=None,
                        help="default: regress when the targets are non-integer numbers, "
                             "else classify")
-    train.add_argument("--target", default=None,
-                       help="the target column of a CSV/TSV file (default: its last column)")
-    train.add_argument("--x-key", default="X", help="the features array of a .npz file")
-    train.add_argument("--y-key", default="y", help="the targets array of a .npz file")
-    train.add_argument("--data-dir", default=None,
-                       help="a folder holding Fashion-MNIST's four IDX files (default: "
-                            "CYMLP_DATA_DIR, Debian's copy, or the download cache)")
+
+    train.add_argument("--init-from", default=None, metavar="MODEL",
+                       help="continue training a model saved by cymlp train (its layers "
+                            "and activation; a new optimizer)")
+    train.add_argument("--early-stopping", action="store_true",
+                       help="stop when the validation score has not improved for "
+                            "--patience epochs, and keep the best epoch's model")
+    train.add_argument("--patience", type=_positive_int, default=10,
+                       help="epochs without improvement before --early-stopping stops")
     train.add_argument("--output-dir", default=None,
                        help="where to write the results (default: runs/NAME-TIME, NAME "
                             "the data set or file)")
@@ -157,12 +172,13 @@ def build_parser():
 
     evaluate = commands.add_parser(
         "evaluate", formatter_class=formatter,
-        help="report a model's accuracy on the Fashion-MNIST test images",
-        description="Accuracy, per-class precision and recall, and the confusion matrix "
-                    "of a saved classifier on Fashion-MNIST's 10,000 test images.")
+        help="report a model's scores on test data",
+        description="A classifier's accuracy, per-class precision and recall and "
+                    "confusion matrix, or a regressor's R2, RMSE and MAE: on a data set's "
+                    "test part (Fashion-MNIST's 10,000 test images, an IDX folder's "
+                    "t10k files) or on every row of a .npz or CSV/TSV file.")
     evaluate.add_argument("model", help="a model file written by cymlp train")
-    evaluate.add_argument("--data-dir", default=None,
-                          help="a folder holding Fashion-MNIST's four IDX files")
+    _add_data_options(evaluate, "the data to evaluate on")
 
     predict = commands.add_parser(
         "predict", formatter_class=formatter,
