@@ -8,8 +8,6 @@ import sys
 import numpy as np
 import pytest
 
-from cymlp import datasets
-
 needs_data = pytest.mark.usefixtures("fashion_mnist")
 
 

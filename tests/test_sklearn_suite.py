@@ -35,7 +35,6 @@ def test_scikit_learn_mlp_test_module_passes_against_cymlp(tmp_path):
     assert report.is_file(), proc.stdout[-3000:] + proc.stderr[-3000:]
     failed, passed = set(), 0
     for case in ElementTree.parse(report).iter("testcase"):
-        name = case.get("name").split("[")[0]
         if case.find("failure") is not None or case.find("error") is not None:
             failed.add(case.get("name"))
         elif case.find("skipped") is None:
