@@ -423,3 +423,38 @@ def test_set_thread_queries_rejects_bad_addresses(addresses):
         with pytest.raises(ValueError):
             _pool.set_thread_queries(addresses)
         assert _pool.current_thread_limit() == before     # the installed ones stay
+
+
+def test_an_interrupt_while_taking_or_lifting_the_blas_limit_restores_blas(monkeypatch):
+    # Ctrl-C can land between setting BLAS to one thread and recording who holds that
+    # limit (seen once in CI: BLAS stayed at one thread afterwards), or inside the lift
+    real = _threads._read_blas_threads
+    calls = []
+
+    def interrupted_after_the_limit():
+        calls.append(1)
+        if len(calls) == 2:      # the check right after limit(1) took effect
+            raise KeyboardInterrupt
+        return real()
+
+    with threadpool_limits(2):
+        monkeypatch.setattr(_threads, "_read_blas_threads", interrupted_after_the_limit)
+        with pytest.raises(KeyboardInterrupt):
+            with _threads.training_plan(128):
+                pass
+        monkeypatch.setattr(_threads, "_read_blas_threads", real)
+        assert _scipy_blas_threads() == 2 and _threads._owner is None
+
+        limiter_type = type(_threads._blas_libraries().limit(limits=2))
+
+        def interrupted_exit(self, *args):
+            raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            with _threads.training_plan(128):
+                monkeypatch.setattr(limiter_type, "__exit__", interrupted_exit)
+        monkeypatch.undo()
+        assert _scipy_blas_threads() == 2 and _threads._owner is None
+        with _threads.training_plan(128) as split:   # and the next plan works as usual
+            assert split.n_chunks == 2 and _scipy_blas_threads() == 1
+        assert _scipy_blas_threads() == 2

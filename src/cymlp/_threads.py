@@ -118,6 +118,18 @@ def blas_threads():
         return _read_blas_threads()
 
 
+def _thread_counts():
+    """(library controller, its thread count) for every BLAS library."""
+    return [(lib, lib.num_threads) for lib in _blas_libraries().lib_controllers]
+
+
+def _set_thread_counts(counts):
+    """Put each BLAS library back to its count (after an interrupted limit or lift)."""
+    for lib, count in counts:
+        if count is not None:
+            lib.set_num_threads(count)
+
+
 def _read_blas_threads():
     counts = [lib.num_threads for lib in _blas_libraries().lib_controllers]
     return max(1, min([c for c in counts if c is not None], default=1))
@@ -310,14 +322,21 @@ def _plan(split_for_threads):
             threads = _read_blas_threads()
             split = split_for_threads(threads)
             if split.n_chunks > 1:
-                limiter = _blas_libraries().limit(limits=1)
-                limiter.__enter__()
-                if _read_blas_threads() == 1:
-                    _owner, _depth, _limiter, _user_threads = me, 1, limiter, threads
-                    holding = True
-                else:
-                    limiter.__exit__(None, None, None)
-                    split = NO_SPLIT
+                original = _thread_counts()
+                try:
+                    limiter = _blas_libraries().limit(limits=1)
+                    limiter.__enter__()
+                    if _read_blas_threads() == 1:
+                        _owner, _depth, _limiter, _user_threads = me, 1, limiter, threads
+                        holding = True
+                    else:
+                        limiter.__exit__(None, None, None)
+                        split = NO_SPLIT
+                except BaseException:
+                    # Ctrl-C (or anything) between setting the limit and owning it
+                    _set_thread_counts(original)
+                    _owner, _depth, _limiter = None, 0, None
+                    raise
     try:
         yield split
     finally:
@@ -325,5 +344,10 @@ def _plan(split_for_threads):
             with _lock:
                 _depth -= 1
                 if _depth == 0:
-                    _limiter.__exit__(None, None, None)
-                    _limiter = _owner = None
+                    limiter, _limiter, _owner = _limiter, None, None
+                    try:
+                        limiter.__exit__(None, None, None)
+                    except BaseException:
+                        _set_thread_counts([(lib, _user_threads)
+                                            for lib, _ in _thread_counts()])
+                        raise
