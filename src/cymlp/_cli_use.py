@@ -10,6 +10,17 @@ import numpy as np
 from cymlp.cli import CLIError
 
 
+def _load_estimator(path, command):
+    """The estimator saved at ``path`` (a bare Network is refused for ``command``)."""
+    from cymlp import model_io
+
+    model = model_io.load(path)
+    if not hasattr(model, "n_features_in_"):
+        raise CLIError("%s holds a bare Network; %s needs a model written by cymlp train"
+                       % (path, command))
+    return model
+
+
 def evaluate(args):
     """Run ``cymlp evaluate``: a classifier's accuracy, per-class precision and recall and
     confusion matrix, or a regressor's R², RMSE and MAE, on Fashion-MNIST's test images
@@ -23,12 +34,9 @@ def evaluate(args):
     -------
     int
     """
-    from cymlp import MLPClassifier, _cli_data, model_io
+    from cymlp import MLPClassifier, _cli_data
 
-    model = model_io.load(args.model)
-    if not hasattr(model, "n_features_in_"):
-        raise CLIError("%s holds a bare Network; evaluate needs a model written by cymlp "
-                       "train" % args.model)
+    model = _load_estimator(args.model, "evaluate")
     data = _cli_data.load(args.data, args)
     X, y = (data.X_test, data.y_test) if data.X_test is not None else (data.X, data.y)
     if model.n_features_in_ != X.shape[1]:
@@ -147,12 +155,9 @@ def predict(args):
     -------
     int
     """
-    from cymlp import MLPClassifier, model_io
+    from cymlp import MLPClassifier
 
-    model = model_io.load(args.model)
-    if not hasattr(model, "n_features_in_"):
-        raise CLIError("%s holds a bare Network; predict needs a model written by cymlp "
-                       "train" % args.model)
+    model = _load_estimator(args.model, "predict")
     X = as_rows(read_rows(args.file, args.key), args.file, model.n_features_in_)
     if args.proba and not isinstance(model, MLPClassifier):
         raise CLIError("--proba needs a classifier; %s holds a regressor" % args.model)

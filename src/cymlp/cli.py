@@ -44,34 +44,24 @@ def _positive_int(text):
     return value
 
 
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("must be a number > 0, got %r" % text) from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError("must be a number > 0, got %s" % text)
-    return value
+def _number(accepts, wording):
+    """An argparse type: a float for which ``accepts(value)`` holds, else the error
+    "must be a number WORDING"."""
+    def convert(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError("must be a number %s, got %r"
+                                             % (wording, text)) from None
+        if not accepts(value):
+            raise argparse.ArgumentTypeError("must be a number %s, got %s" % (wording, text))
+        return value
+    return convert
 
 
-def _fraction(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("must be a number in (0, 1), got %r" % text) from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError("must be a number in (0, 1), got %s" % text)
-    return value
-
-
-def _non_negative_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("must be a number >= 0, got %r" % text) from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError("must be a number >= 0, got %s" % text)
-    return value
+_positive_float = _number(lambda v: 0 < v < float("inf"), "> 0")
+_fraction = _number(lambda v: 0 < v < 1, "in (0, 1)")
+_non_negative_float = _number(lambda v: 0 <= v < float("inf"), ">= 0")
 
 
 def _layer_sizes(text):
