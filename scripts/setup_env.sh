@@ -3,10 +3,11 @@
 #    root (otherwise cymlp downloads and verifies it into ~/.cache/cymlp on first use);
 #  - a virtual environment in .venv with cymlp built from this checkout and EXTRAS
 #    (rebuilt only when a source or build file, or EXTRAS, changed since the last time).
-# Variables: PYTHON (default python3), EXTRAS (default "test"), VENV (default .venv).
+# Variables: PYTHON (default python3), EXTRAS (default: the test tools and every optional
+# extra, whose tests skip where it is absent), VENV (default .venv).
 set -euo pipefail
 PYTHON=${PYTHON:-python3}
-EXTRAS=${EXTRAS:-test}
+EXTRAS=${EXTRAS:-test,onnx,skops,distributed,ray}
 VENV=${VENV:-.venv}
 
 if [ ! -d /usr/share/datasets/fashion-mnist ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -286,3 +286,36 @@ def test_awkward_arrays_are_converted_and_left_untouched():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         cymlp.MLPClassifier((4,), max_iter=5).fit(read_only, IRIS_Y)  # read-only X trains
+
+
+def _unaligned(array):
+    """A copy of ``array`` one byte off its natural alignment (as Dask or pickle protocol
+    5 can hand arrays over)."""
+    raw = np.zeros(array.nbytes + 1, dtype=np.uint8)[1:]
+    out = raw.view(array.dtype).reshape(array.shape)
+    out[...] = array
+    assert not out.flags.aligned
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_unaligned_arrays_are_copied_not_refused(dtype):
+    X, y = IRIS_X.astype(dtype), IRIS_Y
+    weights = np.linspace(0.5, 1.5, len(y)).astype(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        aligned = cymlp.MLPClassifier((6,), max_iter=5, random_state=0)
+        aligned.fit(X, y, sample_weight=weights).partial_fit(X, y)
+        moved = cymlp.MLPClassifier((6,), max_iter=5, random_state=0)
+        moved.fit(_unaligned(X), y, sample_weight=_unaligned(weights))
+        moved.partial_fit(_unaligned(X), _unaligned(y))
+        reg = cymlp.MLPRegressor(hidden_layer_sizes=(5,), max_iter=5, early_stopping=True,
+                                 random_state=0)
+        expected = reg.fit(X, X[:, 0].copy()).predict(X)
+        got = reg.fit(_unaligned(X), _unaligned(X[:, 0].copy())).predict(_unaligned(X))
+    np.testing.assert_array_equal(moved.predict_proba(_unaligned(X)), aligned.predict_proba(X))
+    np.testing.assert_array_equal(got, expected)
+    net = cymlp.Network([4, 3, 3], dtype=dtype, random_state=0)
+    Y = np.eye(3, dtype=dtype)[y]
+    np.testing.assert_array_equal(net.forward(_unaligned(X)), net.forward(X))
+    assert net.loss(_unaligned(X), _unaligned(Y)) == net.loss(X, Y)

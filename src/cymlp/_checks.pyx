@@ -85,8 +85,8 @@ def ready_matrix_state(object X, object dtype, Py_ssize_t n_cols=-1):
     -------
     int
         ``READY``: an ndarray (not a subclass) of ``dtype``, 2-D, with at least one row,
-        ``n_cols`` columns, C-contiguous, every element finite.  ``NOT_FINITE``: all
-        that but some element is NaN or infinite.  ``NEEDS_CONVERSION``: anything else
+        ``n_cols`` columns, C-contiguous and aligned, every element finite.
+        ``NOT_FINITE``: all that but some element is NaN or infinite.  ``NEEDS_CONVERSION``: anything else
         (the caller's general path checks and converts it).
     """
     cdef cnp.ndarray A
@@ -97,7 +97,7 @@ def ready_matrix_state(object X, object dtype, Py_ssize_t n_cols=-1):
     if (cnp.PyArray_TYPE(A) != descr.type_num or not cnp.PyArray_ISNOTSWAPPED(A)
             or cnp.PyArray_NDIM(A) != 2 or cnp.PyArray_DIM(A, 0) == 0
             or (n_cols >= 0 and cnp.PyArray_DIM(A, 1) != n_cols)
-            or not cnp.PyArray_IS_C_CONTIGUOUS(A)):
+            or not cnp.PyArray_IS_C_CONTIGUOUS(A) or not cnp.PyArray_ISALIGNED(A)):
         return NEEDS_CONVERSION
     if descr.type_num not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64):
         return NEEDS_CONVERSION

@@ -111,9 +111,9 @@ class ModelSpec:
         return self.layers[self.steps[-1]][1]
 
 
-def _require(condition, path, message, *args):
+def _require(condition, where, message, *args):
     if not condition:
-        raise ModelFileError("%s has an invalid header: %s" % (path, message % args))
+        raise ModelFileError("%s: %s" % (where, message % args))
 
 
 def parse_header(raw, path):
@@ -189,78 +189,93 @@ def check_header(header, path, estimator_classes):
     -------
     ModelSpec
     """
+    where = "%s has an invalid header" % path
     unknown = sorted(set(header) - _TOP_KEYS)
-    _require(not unknown, path, "unknown keys %s", unknown)
+    _require(not unknown, where, "unknown keys %s", unknown)
     kind = header.get("kind")
-    _require(kind in KINDS, path, "kind %r is not one of %s", kind, KINDS)
+    _require(kind in KINDS, where, "kind %r is not one of %s", kind, KINDS)
     dtype = header.get("dtype")
-    _require(dtype in ("float32", "float64"), path, "dtype %r is not float32 or float64",
+    _require(dtype in ("float32", "float64"), where, "dtype %r is not float32 or float64",
              dtype)
-    spec = _check_network(header.get("network"), path)
+    spec = check_network(header.get("network"), where)
     spec.kind, spec.dtype = kind, np.dtype(dtype)
     if kind == "Network":
         extra = sorted({"params", "fitted", "label_type"} & set(header))
-        _require(not extra, path, "a Network model has no %s", extra)
+        _require(not extra, where, "a Network model has no %s", extra)
         return spec
-    _require(spec.steps == list(range(len(spec.layers))), path,
+    _require(spec.steps == list(range(len(spec.layers))), where,
              "an estimator's network shares no layers")
-    _require(spec.output in _OUTPUTS_OF[kind], path, "output %r for an %s", spec.output,
+    _require(spec.output in _OUTPUTS_OF[kind], where, "output %r for an %s", spec.output,
              kind)
-    spec.params = _check_params(header.get("params"), path, estimator_classes[kind], spec)
-    spec.fitted = _check_fitted(header.get("fitted"), path, spec)
+    spec.params = _check_params(header.get("params"), where, estimator_classes[kind], spec)
+    spec.fitted = _check_fitted(header.get("fitted"), where, spec)
     if kind == "MLPClassifier":
-        _check_labels(header.get("label_type"), path, spec)
+        _check_labels(header.get("label_type"), where, spec)
     else:
-        _require("label_type" not in header, path, "a regressor has no label_type")
+        _require("label_type" not in header, where, "a regressor has no label_type")
     return spec
 
 
-def _check_network(network, path):
+def check_network(network, where):
+    """Validate a network layout (``Network.layout()``'s form); return its ``ModelSpec``.
+
+    Parameters
+    ----------
+    network : object
+        Should be a dict with ``layers``, ``steps``, ``activations`` and ``output``.
+    where : str
+        What is being read, for messages (``"<where>: <problem>"``).
+
+    Returns
+    -------
+    ModelSpec
+        With ``kind`` and ``dtype`` left unset.
+    """
     _require(isinstance(network, dict) and set(network) == {"layers", "steps",
                                                             "activations", "output"},
-             path, "network must have exactly layers, steps, activations and output")
+             where, "network must have exactly layers, steps, activations and output")
     layers, steps = network["layers"], network["steps"]
-    _require(isinstance(layers, list) and 1 <= len(layers) <= MAX_STEPS, path,
+    _require(isinstance(layers, list) and 1 <= len(layers) <= MAX_STEPS, where,
              "layers must be a list of 1 to %d layers", MAX_STEPS)
-    _require(isinstance(steps, list) and 1 <= len(steps) <= MAX_STEPS, path,
+    _require(isinstance(steps, list) and 1 <= len(steps) <= MAX_STEPS, where,
              "steps must be a list of 1 to %d layer indices", MAX_STEPS)
     shapes = []
     for layer in layers:
         _require(isinstance(layer, list) and len(layer) == 2
-                 and all(_is_int(n) and 1 <= n <= MAX_SIZE for n in layer), path,
+                 and all(_is_int(n) and 1 <= n <= MAX_SIZE for n in layer), where,
                  "each layer must be [n_in, n_out] with sizes from 1 to %d", MAX_SIZE)
         shapes.append((int(layer[0]), int(layer[1])))
     seen = 0   # unique layers are numbered in order of first use
     for k, index in enumerate(steps):
-        _require(_is_int(index) and 0 <= index < len(shapes), path,
+        _require(_is_int(index) and 0 <= index < len(shapes), where,
                  "step %d uses layer %r of %d", k, index, len(shapes))
-        _require(index <= seen, path, "layers are not numbered in order of first use")
+        _require(index <= seen, where, "layers are not numbered in order of first use")
         seen = max(seen, index + 1)
         if k:
             n_in, n_prev = shapes[index][0], shapes[steps[k - 1]][1]
-            _require(n_in == n_prev, path, "step %d has %d inputs but step %d has %d "
+            _require(n_in == n_prev, where, "step %d has %d inputs but step %d has %d "
                      "outputs", k, n_in, k - 1, n_prev)
-    _require(seen == len(shapes), path, "layers %d and later are never used", seen)
+    _require(seen == len(shapes), where, "layers %d and later are never used", seen)
     activations, output = network["activations"], network["output"]
     _require(isinstance(activations, list) and len(activations) == len(steps) - 1
              and all(isinstance(a, str) and a in ACTIVATION_CODES for a in activations),
-             path, "activations must name one of %s per hidden step",
+             where, "activations must name one of %s per hidden step",
              sorted(ACTIVATION_CODES))
-    _require(isinstance(output, str) and output in OUTPUT_CODES, path,
+    _require(isinstance(output, str) and output in OUTPUT_CODES, where,
              "output must be one of %s", sorted(OUTPUT_CODES))
     n_params = sum(a * b + b for a, b in shapes)
-    _require(n_params <= MAX_SIZE, path, "%d parameters (at most %d)", n_params, MAX_SIZE)
+    _require(n_params <= MAX_SIZE, where, "%d parameters (at most %d)", n_params, MAX_SIZE)
     return ModelSpec(kind=None, dtype=None, layers=shapes, steps=[int(i) for i in steps],
                      activations=list(activations), output=output, n_params=n_params)
 
 
-def _check_params(params, path, estimator_class, spec):
+def _check_params(params, where, estimator_class, spec):
     """The estimator's constructor parameters: known names, values valid for it, and a
     network that they describe."""
-    _require(isinstance(params, dict), path, "params must be an object")
+    _require(isinstance(params, dict), where, "params must be an object")
     names = set(estimator_class().get_params())
     unknown = sorted(set(params) - names)
-    _require(not unknown, path, "unknown estimator parameters %s", unknown)
+    _require(not unknown, where, "unknown estimator parameters %s", unknown)
     params = dict(params)
     sizes = params.get("hidden_layer_sizes", (100,))
     if isinstance(sizes, list):   # JSON has no tuples
@@ -269,65 +284,65 @@ def _check_params(params, path, estimator_class, spec):
     try:
         estimator_class(**params)._validate_params()
     except (ValueError, TypeError) as exc:
-        raise ModelFileError("%s has invalid estimator parameters: %s" % (path, exc)) from None
+        raise ModelFileError("%s: invalid estimator parameters: %s" % (where, exc)) from None
     sizes = list(sizes) if isinstance(sizes, tuple) else [sizes]
     hidden = [spec.layers[i][1] for i in spec.steps[:-1]]
-    _require(all(_is_int(n) for n in sizes) and [int(n) for n in sizes] == hidden, path,
+    _require(all(_is_int(n) for n in sizes) and [int(n) for n in sizes] == hidden, where,
              "hidden_layer_sizes %s but the network's hidden layers are %s", sizes, hidden)
     activation = params.get("activation", "relu")
-    _require(all(a == activation for a in spec.activations), path,
+    _require(all(a == activation for a in spec.activations), where,
              "activation %r but the network uses %s", activation, spec.activations)
     if estimator_class.__name__ == "MLPRegressor":
         loss = params.get("loss", "squared_error")
-        _require((loss == "poisson") == (spec.output == "exp"), path,
+        _require((loss == "poisson") == (spec.output == "exp"), where,
                  "loss %r with output %r", loss, spec.output)
     return params
 
 
-def _check_fitted(fitted, path, spec):
-    _require(isinstance(fitted, dict), path, "fitted must be an object")
+def _check_fitted(fitted, where, spec):
+    _require(isinstance(fitted, dict), where, "fitted must be an object")
     unknown = sorted(set(fitted) - set(FITTED_ATTRIBUTES))
-    _require(not unknown, path, "unknown fitted attributes %s", unknown)
+    _require(not unknown, where, "unknown fitted attributes %s", unknown)
     values = {}
     for name, (convert, required) in FITTED_ATTRIBUTES.items():
         if name not in fitted:
-            _require(not required, path, "fitted attribute %s is missing", name)
+            _require(not required, where, "fitted attribute %s is missing", name)
             continue
         value = convert(fitted[name])
-        _require(value is not None or (name in _NULLABLE and fitted[name] is None), path,
+        _require(value is not None or (name in _NULLABLE and fitted[name] is None), where,
                  "fitted attribute %s has an invalid value", name)
         values[name] = value
-    _require(values["n_features_in_"] == spec.n_inputs, path,
+    _require(values["n_features_in_"] == spec.n_inputs, where,
              "n_features_in_=%d but the network has %d inputs",
              values["n_features_in_"], spec.n_inputs)
-    _require(values["n_outputs_"] == spec.n_outputs, path,
+    _require(values["n_outputs_"] == spec.n_outputs, where,
              "n_outputs_=%d but the network has %d outputs",
              values["n_outputs_"], spec.n_outputs)
-    _require(values["n_layers_"] == len(spec.steps) + 1, path,
+    _require(values["n_layers_"] == len(spec.steps) + 1, where,
              "n_layers_=%d but the network has %d layers", values["n_layers_"],
              len(spec.steps) + 1)
-    _require(values["out_activation_"] == spec.output, path,
+    _require(values["out_activation_"] == spec.output, where,
              "out_activation_=%r but the network's output is %r",
              values["out_activation_"], spec.output)
     return values
 
 
-def _check_labels(label_type, path, spec):
+def _check_labels(label_type, where, spec):
     """A classifier's label type against its output layer; sets ``spec.class_counts``."""
-    _require(label_type in _LABEL_TYPES, path, "label_type %r is not one of %s",
+    _require(label_type in _LABEL_TYPES, where, "label_type %r is not one of %s",
              label_type, _LABEL_TYPES)
     n_out = spec.n_outputs
     if label_type == "multiclass":
-        _require(spec.output == "softmax" and n_out >= 3, path,
+        _require(spec.output == "softmax" and n_out >= 3, where,
                  "a multiclass model needs a softmax output of 3 or more classes")
         spec.class_counts = (n_out,)
     elif label_type == "binary":
         # two classes, or one (fitted as scikit-learn does, to a constant)
-        _require(spec.output == "logistic" and n_out == 1, path,
+        _require(spec.output == "logistic" and n_out == 1, where,
                  "a binary model needs one logistic output")
         spec.class_counts = (1, 2)
     else:
-        _require(spec.output == "logistic", path,
+        _require(spec.output == "logistic", where,
                  "a multilabel model needs logistic outputs")
         spec.class_counts = (n_out,)
     spec.label_type = label_type

@@ -43,6 +43,25 @@ class CSRRows:
         return "CSRRows(shape=%s, nnz=%d, dtype=%s)" % (self.shape, self.nnz, self.data.dtype)
 
 
+def c_array(a, dtype=None):
+    """Return ``a`` as a base-class ndarray that is C-contiguous and aligned.
+
+    Copied only when it is not one already.  Alignment matters beyond
+    ``np.ascontiguousarray``: arrays rebuilt from bytes (Dask or pickle protocol 5
+    buffers, ``np.frombuffer``) can start at any address.
+
+    Parameters
+    ----------
+    a : array-like
+    dtype : numpy dtype, optional
+
+    Returns
+    -------
+    ndarray
+    """
+    return np.require(a, dtype=dtype, requirements=("C", "A", "E"))
+
+
 def engine_input(X):
     """What an ``Engine`` method takes for a checked X: the array, or a CSR triple."""
     return X.engine_input if isinstance(X, CSRRows) else X
@@ -76,13 +95,13 @@ def check_csr_matrix(X, name, dtype, n_cols=None, *, allow_empty=False):
     if X.shape[0] == 0 and not allow_empty:
         raise ValueError("%s is empty (0 rows)" % name)
     csr = X.tocsr() if X.format != "csr" else X
-    data = np.ascontiguousarray(csr.data, dtype=dtype)
+    data = c_array(csr.data, dtype=dtype)
     if not all_finite_array(data):
         raise ValueError("%s contains NaN or infinity" % name)
     # int32 column indices (scipy's usual) are read as they are; others become intp
     index_dtype = np.int32 if csr.indices.dtype == np.int32 else np.intp
-    return CSRRows(data, np.ascontiguousarray(csr.indices, dtype=index_dtype),
-                   np.ascontiguousarray(csr.indptr, dtype=np.intp), csr.shape)
+    return CSRRows(data, c_array(csr.indices, dtype=index_dtype),
+                   c_array(csr.indptr, dtype=np.intp), csr.shape)
 
 
 def check_float_matrix(X, name, dtype, n_cols=None, *, allow_empty=False):
@@ -138,7 +157,7 @@ def check_float_matrix(X, name, dtype, n_cols=None, *, allow_empty=False):
         raise ValueError("%s is empty (0 rows)" % name)
     # a copy when the order, dtype or byte order differ: compiled code gets native
     # C-contiguous memory and the caller's array is never touched
-    array = np.ascontiguousarray(array, dtype=dtype)
+    array = c_array(array, dtype=dtype)
     if not all_finite_array(array):
         raise ValueError("%s contains NaN or infinity" % name)
     return array
@@ -164,7 +183,7 @@ def check_sample_weight(sample_weight, n_rows, dtype):
         raise TypeError("sample_weight must hold real numbers, got dtype %s" % weights.dtype)
     if weights.ndim != 1 or weights.shape[0] != n_rows:
         raise ValueError("sample_weight must have shape (%d,), got %s" % (n_rows, weights.shape))
-    weights = np.ascontiguousarray(weights, dtype=dtype)
+    weights = c_array(weights, dtype=dtype)
     if not np.isfinite(weights).all() or (weights < 0).any():
         raise ValueError("sample_weight must be finite and non-negative")
     if weights.sum() <= 0:

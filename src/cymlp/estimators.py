@@ -49,7 +49,7 @@ from sklearn.utils.validation import validate_data
 
 from cymlp._threads import training_plan
 from cymlp._checks import NOT_FINITE, READY, ready_matrix_state
-from cymlp._validation import check_csr_matrix, check_sample_weight
+from cymlp._validation import c_array, check_csr_matrix, check_sample_weight
 from cymlp.network import DivergenceError, Network
 from cymlp.optimizers import SGD, Adam
 
@@ -105,6 +105,13 @@ class _BaseMLP(BaseEstimator):
         return state
 
     def __setstate__(self, state):
+        # a state may come from a file (pickle, skops): the network must be a Network
+        if not isinstance(state, dict):
+            raise TypeError("a %s state must be a dict, got %s"
+                            % (type(self).__name__, type(state).__name__))
+        if "_network" in state and not isinstance(state["_network"], Network):
+            raise TypeError("a %s state's _network must be a cymlp Network, got %s"
+                            % (type(self).__name__, type(state["_network"]).__name__))
         super().__setstate__(state)
         if "_network" in state:
             self._bind_parameters()
@@ -219,8 +226,8 @@ class _BaseMLP(BaseEstimator):
             self._adopt_assigned_parameters(X.dtype)
         dtype = X.dtype if first_pass else self._network.dtype
         X = (_sparse_training_input(X, dtype) if scipy.sparse.issparse(X)
-             else np.ascontiguousarray(X, dtype=dtype))
-        Y = np.ascontiguousarray(y, dtype=dtype)
+             else c_array(X, dtype=dtype))
+        Y = c_array(y, dtype=dtype)
         sample_weight = check_sample_weight(sample_weight, X.shape[0], dtype)
 
         self._random_state = check_random_state(self.random_state)
@@ -347,7 +354,7 @@ class _BaseMLP(BaseEstimator):
         if X_val.shape[0] < 2:
             raise ValueError("The validation set is too small. Increase "
                              "'validation_fraction' or the size of your dataset.")
-        contiguous = lambda a: None if a is None else np.ascontiguousarray(a)
+        contiguous = lambda a: None if a is None else c_array(a)
         return (X_train, contiguous(Y_train), contiguous(w_train),
                 _engine_ready(X_val, X_val.dtype), self._decode_validation_targets(Y_val),
                 w_val)
@@ -537,7 +544,9 @@ class _BaseMLP(BaseEstimator):
         """Network output for X already made ready (``_engine_ready``)."""
         return self._network._forward(X)
 
-    def _forward(self, X):
+    def _fitted_network(self):
+        """The network predictions use, holding any ``coefs_``/``intercepts_`` the user
+        assigned (also read by the ONNX export)."""
         if "_network" not in self.__dict__ and "coefs_" in self.__dict__:
             self._adopt_assigned_parameters()
         if "_network" not in self.__dict__:
@@ -546,7 +555,11 @@ class _BaseMLP(BaseEstimator):
                                  "appropriate arguments before using this estimator."
                                  % type(self).__name__)
         self._sync_parameters()
-        return self._network._forward(self._check_predict_input(X))
+        return self._network
+
+    def _forward(self, X):
+        network = self._fitted_network()
+        return network._forward(self._check_predict_input(X))
 
     def _validate_xy(self, X, y, reset, **kwargs):
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc", "coo"],
@@ -580,7 +593,7 @@ def _sparse_training_input(X, dtype):
     density = X.nnz / max(1, n_rows * n_cols)
     if (density >= SPARSE_DENSITY_CROSSOVER
             and n_rows * n_cols * np.dtype(dtype).itemsize <= DENSE_BYTES_LIMIT):
-        return np.ascontiguousarray(X.toarray(), dtype=dtype)
+        return c_array(X.toarray(), dtype=dtype)
     return X.tocsr().astype(dtype, copy=False)
 
 
@@ -588,7 +601,7 @@ def _engine_ready(X, dtype):
     """X as the network takes it: a C-contiguous array, or ``CSRRows`` for sparse X."""
     if scipy.sparse.issparse(X):
         return check_csr_matrix(X, "X", dtype)
-    return np.ascontiguousarray(X, dtype=dtype)
+    return c_array(X, dtype=dtype)
 
 
 _PARAMETER_DOCS = """

@@ -36,15 +36,6 @@ _FITTED_LISTS = ("loss_curve_", "validation_scores_")
 _FITTED_SCALARS = tuple(name for name in _schema.FITTED_ATTRIBUTES if name not in _FITTED_LISTS)
 
 
-def _network_spec(net):
-    return {
-        "layers": [[layer.n_in, layer.n_out] for layer in net.layers],
-        "steps": list(net.step_layers),
-        "activations": list(net.hidden_activations),
-        "output": net.output,
-    }
-
-
 def _build_network(spec, params):
     """The network a checked ``ModelSpec`` describes, holding ``params``."""
     layers = [Dense(n_in, n_out) for n_in, n_out in spec.layers]
@@ -116,7 +107,7 @@ def save(model, path):
         raise TypeError("can only save Network, MLPClassifier or MLPRegressor, got %s"
                         % type(model).__name__)
     header["dtype"] = net.dtype.name
-    header["network"] = _network_spec(net)
+    header["network"] = net.layout()
     entries["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
     entries["params"] = net.params
     for name, array in entries.items():

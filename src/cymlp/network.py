@@ -13,10 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from cymlp._engine import EPOCH_DIVERGED, Engine
+from cymlp._model_schema import check_network
 from cymlp._names import ACTIVATION_CODES, OUTPUT_CODES, OUTPUT_LOSSES
 from cymlp._threads import (MIN_PREDICT_ROWS, install_thread_queries, prediction_plan,
                             training_plan)
-from cymlp._validation import (check_float_matrix, check_positive_int,
+from cymlp._validation import (c_array, check_float_matrix, check_positive_int,
                                check_sample_weight, engine_input)
 from cymlp.optimizers import _Optimizer
 
@@ -334,9 +335,50 @@ class Network:
         return _rebuild(self._step_copies(), activation, self.output, self.dtype.type,
                         self._params)
 
-    def __reduce__(self):
-        return (_rebuild, (self._step_copies(), self.hidden_activations, self.output,
-                           self.dtype.type, self._params.copy()))
+    def layout(self):
+        """Describe the layer layout as plain lists and strings.
+
+        Returns
+        -------
+        dict
+            ``layers``: ``[n_in, n_out]`` per unique layer, in order of first use;
+            ``steps``: the layer index each step applies; ``activations``: the hidden
+            activation names; ``output``: the output activation.
+        """
+        return {"layers": [[layer.n_in, layer.n_out] for layer in self.layers],
+                "steps": list(self.step_layers),
+                "activations": list(self.hidden_activations),
+                "output": self.output}
+
+    # -- pickling, copying, skops: the state is the layout, the dtype and the parameters
+    # (plain lists, strings and one array); the compiled engine, the locks and the
+    # workspace are made again from them and never stored.
+
+    def __getstate__(self):
+        return {"layout": self.layout(), "dtype": self.dtype.name,
+                "params": self._params.copy()}
+
+    def __setstate__(self, state):
+        # the state may come from a file (pickle, skops): checked like a model file's
+        # header before anything is allocated, and the parameters must be exactly the
+        # array the layout implies
+        if not isinstance(state, dict) or set(state) != {"layout", "dtype", "params"}:
+            raise ValueError("a Network state must be a dict with exactly layout, dtype "
+                             "and params")
+        spec = check_network(state["layout"], "invalid Network state")
+        if state["dtype"] not in ("float32", "float64"):
+            raise ValueError("invalid Network state: dtype %r is not float32 or float64"
+                             % (state["dtype"],))
+        params = state["params"]
+        if (not isinstance(params, np.ndarray) or params.dtype != np.dtype(state["dtype"])
+                or params.shape != (spec.n_params,)):
+            raise ValueError("invalid Network state: params must be a %s array of shape "
+                             "(%d,)" % (state["dtype"], spec.n_params))
+        dense = [Dense(n_in, n_out) for n_in, n_out in spec.layers]
+        self.__init__([dense[i] for i in spec.steps], spec.activations, spec.output,
+                      dtype=np.dtype(state["dtype"]).type, random_state=0,
+                      init_factor=None)
+        self.params = params
 
     def __repr__(self):
         sizes = [self.n_inputs] + [self.layers[i].n_out for i in self.step_layers]
@@ -566,7 +608,7 @@ class Network:
             raise TypeError("order must be a 1-D array of integers")
         if order.size and (order.min() < 0 or order.max() >= n_rows):
             raise ValueError("order has indices outside [0, %d)" % n_rows)
-        return np.ascontiguousarray(order, dtype=np.intp)
+        return c_array(order, dtype=np.intp)
 
     def release_workspace(self):
         """Free the training workspace (allocated again when training resumes)."""

@@ -1,0 +1,266 @@
+"""Export cymlp models to ONNX, through skl2onnx (the ``onnx`` extra).
+
+``to_onnx(model, X_sample)`` converts an ``MLPClassifier``, an ``MLPRegressor``, a
+``Network`` or a scikit-learn ``Pipeline`` holding them.  ``register_converters()``
+(called by ``to_onnx``, and idempotent) tells skl2onnx about cymlp's classes, so that
+``skl2onnx.to_onnx`` and ``skl2onnx.convert_sklearn`` convert them too, inside any
+pipeline.
+
+The graph is the forward pass of the fitted network, step by step: ``MatMul`` by the
+layer's W, ``Add`` of its b, then the step's activation; a layer a ``Network`` uses
+twice is stored once.  Its float type is the sample's: float32 gives a float32 graph,
+float64 a float64 graph (the weights are converted to it).  Outputs follow skl2onnx's
+conventions:
+
+- classifiers: ``label`` (n_samples,), then ``probabilities`` (n_samples, n_classes),
+  which skl2onnx turns into a list of ``{class: probability}`` maps unless the option
+  ``zipmap`` is False.  A binary model's probabilities are ``[1 - p, p]``; a multilabel
+  model's ``label`` is the (n_samples, n_labels) int64 indicator matrix (``p > 0.5``).
+  Integer, boolean and (whole-number) float classes give int64 labels, string classes
+  string labels.
+- regressors: ``variable`` (n_samples, n_outputs), the ``exp`` output included.
+- ``Network``: ``variable`` (n_samples, n_outputs), what ``Network.forward`` returns.
+"""
+import numpy as np
+
+from cymlp.estimators import MLPClassifier, MLPRegressor
+from cymlp.network import Network
+
+# ONNX operator of each hidden or output activation cymlp computes
+_ACTIVATION_OPS = {
+    "identity": "Identity",
+    "logistic": "Sigmoid",
+    "tanh": "Tanh",
+    "relu": "Relu",
+    "exp": "Exp",
+}
+
+_ALIASES = {MLPClassifier: "CymlpMLPClassifier", MLPRegressor: "CymlpMLPRegressor",
+            Network: "CymlpNetwork"}
+
+_registered = False
+
+
+def _skl2onnx():
+    try:
+        import skl2onnx
+    except ImportError:   # pragma: no cover - the tests run with the extra installed
+        raise ImportError("ONNX export needs skl2onnx: pip install 'cymlp[onnx]'") from None
+    return skl2onnx
+
+
+class _Graph:
+    """Adds nodes and constants to the graph skl2onnx is building, in its float type."""
+
+    def __init__(self, scope, container, proto_dtype, np_dtype):
+        self.scope, self.container = scope, container
+        self.proto_dtype, self.np_dtype = proto_dtype, np_dtype
+
+    def constant(self, seed, values, proto_dtype=None):
+        """Add ``values`` as an initializer and return its name."""
+        name = self.scope.get_unique_variable_name(seed)
+        values = np.asarray(values)
+        if proto_dtype is None:
+            proto_dtype, values = self.proto_dtype, values.astype(self.np_dtype)
+        self.container.add_initializer(name, proto_dtype, list(values.shape),
+                                       values.ravel().tolist())
+        return name
+
+    def node(self, op_type, inputs, seed, output=None, **attributes):
+        """Add one node and return the name of its output (``output`` if given)."""
+        output = output or self.scope.get_unique_variable_name(seed)
+        self.container.add_node(op_type, inputs, output,
+                                name=self.scope.get_unique_operator_name(op_type),
+                                **attributes)
+        return output
+
+
+def _graph_for(scope, operator, container):
+    from skl2onnx.common.data_types import DoubleTensorType
+    from skl2onnx.proto import onnx_proto
+    if isinstance(operator.inputs[0].type, DoubleTensorType):
+        return _Graph(scope, container, onnx_proto.TensorProto.DOUBLE, np.float64)
+    return _Graph(scope, container, onnx_proto.TensorProto.FLOAT, np.float32)
+
+
+def _forward(graph, network, x):
+    """Emit the forward pass of ``network`` on input ``x``; return the output's name."""
+    coefs, intercepts = network.coefs, network.intercepts
+    weights = {}   # unique layer index -> (W name, b name): a shared layer is stored once
+    activations = list(network.hidden_activations) + [network.output]
+    for k, layer in enumerate(network.step_layers):
+        if layer not in weights:
+            weights[layer] = (graph.constant("coefficient", coefs[layer]),
+                              graph.constant("intercept", intercepts[layer][None, :]))
+        w, b = weights[layer]
+        x = graph.node("MatMul", [x, w], "mul_result")
+        x = graph.node("Add", [x, b], "add_result")
+        if activations[k] == "softmax":
+            x = graph.node("Softmax", [x], "softmax", axis=1)
+        else:
+            x = graph.node(_ACTIVATION_OPS[activations[k]], [x], activations[k])
+    return x
+
+
+def _onnx_classes(model):
+    """The class labels as ONNX can hold them: (array, proto type)."""
+    from skl2onnx.proto import onnx_proto
+    classes = np.asarray(model.classes_)
+    if classes.dtype.kind in "iubf":
+        # float classes are whole numbers: scikit-learn's target check refuses others
+        return classes.astype(np.int64), onnx_proto.TensorProto.INT64
+    return np.array([str(c) for c in classes], dtype=object), onnx_proto.TensorProto.STRING
+
+
+def _is_multilabel(model):
+    return model._label_binarizer.y_type_ == "multilabel-indicator"
+
+
+def _check_float_input(operator):
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
+    if len(operator.inputs) != 1 or not isinstance(operator.inputs[0].type,
+                                                   (FloatTensorType, DoubleTensorType)):
+        raise TypeError("cymlp's ONNX graphs take one float or double tensor input; got %s"
+                        % [type(v.type).__name__ for v in operator.inputs])
+
+
+def _classifier_shapes(operator):
+    from skl2onnx.common.data_types import Int64TensorType, StringTensorType
+    _check_float_input(operator)
+    model = operator.raw_operator
+    model._fitted_network()
+    n = operator.inputs[0].get_first_dimension()
+    _, label_proto = _onnx_classes(model)
+    if _is_multilabel(model):
+        operator.outputs[0].type = Int64TensorType([n, model.n_outputs_])
+        n_columns = model.n_outputs_
+    else:
+        label_type = StringTensorType if label_proto == 8 else Int64TensorType  # 8: STRING
+        operator.outputs[0].type = label_type([n])
+        n_columns = max(2, model.n_outputs_)
+    operator.outputs[1].type = operator.inputs[0].type.__class__([n, n_columns])
+
+
+def _output_shapes(operator):
+    """Regressors and Networks: one float output, the network's."""
+    _check_float_input(operator)
+    model = operator.raw_operator
+    network = model if isinstance(model, Network) else model._fitted_network()
+    n = operator.inputs[0].get_first_dimension()
+    operator.outputs[0].type = operator.inputs[0].type.__class__([n, network.n_outputs])
+
+
+def _convert_classifier(scope, operator, container):
+    from skl2onnx.proto import onnx_proto
+    model = operator.raw_operator
+    graph = _graph_for(scope, operator, container)
+    if graph.np_dtype == np.float64 and scope.get_options(model, {"zipmap": True})["zipmap"]:
+        # ONNX's ZipMap takes float32 only: the graph would not load in onnxruntime
+        raise ValueError("a float64 classifier graph needs options={'zipmap': False} "
+                         "(ONNX's ZipMap takes float32 probabilities only); or give a "
+                         "float32 X_sample")
+    output = _forward(graph, model._fitted_network(), operator.inputs[0].full_name)
+    label_name, proba_name = operator.outputs[0].full_name, operator.outputs[1].full_name
+    if _is_multilabel(model):
+        graph.node("Identity", [output], "probabilities", output=proba_name)
+        half = graph.constant("half", np.array(0.5))
+        above = graph.node("Greater", [output, half], "above_half")
+        graph.node("Cast", [above], "label", output=label_name,
+                   to=onnx_proto.TensorProto.INT64)
+        return
+    classes, label_proto = _onnx_classes(model)
+    if model.n_outputs_ == 1:
+        # one logistic output p: probabilities [1 - p, p]; a model fitted on one class
+        # (scikit-learn's rule) predicts that class whichever column is larger
+        one = graph.constant("one", np.array(1.0))
+        negative = graph.node("Sub", [one, output], "negative")
+        graph.node("Concat", [negative, output], "probabilities", output=proba_name, axis=1)
+        if len(classes) == 1:
+            classes = np.concatenate([classes, classes])
+    else:
+        graph.node("Identity", [output], "probabilities", output=proba_name)
+    labels = graph.constant("classes", classes, proto_dtype=label_proto)
+    index = graph.node("ArgMax", [proba_name], "argmax", axis=1, keepdims=0)
+    graph.node("Gather", [labels, index], "label", output=label_name, axis=0)
+
+
+def _convert_output(scope, operator, container):
+    """Regressors and Networks: the network's output is the model's output."""
+    model = operator.raw_operator
+    network = model if isinstance(model, Network) else model._fitted_network()
+    graph = _graph_for(scope, operator, container)
+    output = _forward(graph, network, operator.inputs[0].full_name)
+    graph.node("Identity", [output], "variable", output=operator.outputs[0].full_name)
+
+
+def _parse_single_output(scope, model, inputs, custom_parsers=None):
+    """A ``Network`` or regressor has one output, ``variable``."""
+    operator = scope.declare_local_operator(_ALIASES[type(model)], model)
+    operator.inputs = inputs
+    variable = scope.declare_local_variable("variable", inputs[0].type.__class__())
+    operator.outputs.append(variable)
+    return operator.outputs
+
+
+def register_converters():
+    """Register cymlp's estimators and ``Network`` with skl2onnx.
+
+    After this call ``skl2onnx.to_onnx`` and ``skl2onnx.convert_sklearn`` convert
+    ``MLPClassifier``, ``MLPRegressor`` and ``Network`` objects, alone or inside
+    scikit-learn pipelines.  Calling it again does nothing.
+    """
+    global _registered
+    if _registered:
+        return
+    skl2onnx = _skl2onnx()
+    skl2onnx.update_registered_converter(
+        MLPClassifier, _ALIASES[MLPClassifier], _classifier_shapes, _convert_classifier,
+        options={"zipmap": [True, False, "columns"], "nocl": [False]})
+    for cls in (MLPRegressor, Network):
+        skl2onnx.update_registered_converter(cls, _ALIASES[cls], _output_shapes,
+                                             _convert_output, parser=_parse_single_output)
+    _registered = True
+
+
+def to_onnx(model, X_sample, *, target_opset=None, options=None, name=None):
+    """Convert a fitted cymlp model, or a pipeline holding one, to an ONNX model.
+
+    Parameters
+    ----------
+    model : MLPClassifier, MLPRegressor, Network or sklearn Pipeline
+        Fitted.
+    X_sample : ndarray of shape (n_samples, n_features)
+        A few input rows: their dtype (float32 or float64) fixes the graph's float type
+        and its input's type; only the first row is read.
+    target_opset : int, optional
+        ONNX opset to target (default: skl2onnx's latest tested opset).
+    options : dict, optional
+        skl2onnx conversion options, e.g. ``{"zipmap": False}`` so that a classifier's
+        probabilities are a tensor instead of a list of maps.
+    name : str, optional
+        Name of the ONNX graph.
+
+    Returns
+    -------
+    onnx.ModelProto
+        Run it with ``onnxruntime.InferenceSession(model.SerializeToString())``.
+
+    Examples
+    --------
+    >>> import numpy as np, cymlp, cymlp.onnx
+    >>> X = np.random.default_rng(0).normal(size=(50, 4)).astype(np.float32)
+    >>> clf = cymlp.MLPClassifier((8,), max_iter=20, random_state=0).fit(X, X[:, 0] > 0)
+    >>> onx = cymlp.onnx.to_onnx(clf, X[:1], options={"zipmap": False})
+    >>> [output.name for output in onx.graph.output]
+    ['label', 'probabilities']
+    """
+    skl2onnx = _skl2onnx()
+    register_converters()
+    if isinstance(model, (MLPClassifier, MLPRegressor)):
+        model._fitted_network()   # NotFittedError before skl2onnx looks for classes_
+    X_sample = np.asarray(X_sample)
+    if X_sample.ndim != 2 or X_sample.dtype not in (np.float32, np.float64):
+        raise ValueError("X_sample must be a 2-D float32 or float64 array, got %s of "
+                         "shape %s" % (X_sample.dtype, X_sample.shape))
+    return skl2onnx.to_onnx(model, X_sample[:1], target_opset=target_opset,
+                            options=options, name=name)
