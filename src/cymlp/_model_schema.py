@@ -82,8 +82,10 @@ FITTED_ATTRIBUTES = {
     "best_validation_score_": (_real_or_none, False),
     "loss_curve_": (_reals, False),
     "validation_scores_": (_reals_or_none, False),
+    "validation_loss_curve_": (_reals_or_none, False),
 }
-_NULLABLE = {"best_loss_", "best_validation_score_", "validation_scores_"}
+_NULLABLE = {"best_loss_", "best_validation_score_", "validation_scores_",
+             "validation_loss_curve_"}
 
 
 @dataclass
@@ -277,6 +279,13 @@ def _check_params(params, where, estimator_class, spec):
     unknown = sorted(set(params) - names)
     _require(not unknown, where, "unknown estimator parameters %s", unknown)
     params = dict(params)
+    weights = params.get("class_weight")
+    if isinstance(weights, list):   # JSON keys are strings: a dict is stored as pairs
+        _require(all(isinstance(pair, list) and len(pair) == 2
+                     and isinstance(pair[0], (str, int, float, bool)) and _is_real(pair[1])
+                     for pair in weights), where,
+                 "class_weight must be [label, weight] pairs")
+        params["class_weight"] = {label: float(weight) for label, weight in weights}
     sizes = params.get("hidden_layer_sizes", (100,))
     if isinstance(sizes, list):   # JSON has no tuples
         sizes = tuple(sizes)

@@ -28,6 +28,7 @@ Differences, each deliberate:
   averaged over the outputs) for every solver, so ``tol``-based stopping and
   ``n_iter_`` match for sgd and adam.
 """
+import collections
 import copy
 import operator
 import warnings
@@ -42,6 +43,7 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state, column_or_1d, shuffle
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
@@ -54,6 +56,11 @@ from cymlp.network import DivergenceError, Network
 from cymlp.optimizers import SGD, Adam
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
+
+# a validation set as the epoch loop uses it: X ready for the network, Y encoded as the
+# network's targets (for the loss), y as the user's labels or values (for the score),
+# w the sample weights (class weights included) or None
+_Validation = collections.namedtuple("_Validation", "X Y y w")
 _NON_FINITE_MESSAGE = ("Solver produced non-finite parameter weights. The input data may "
                        "contain large values and need to be preprocessed.")
 
@@ -135,7 +142,8 @@ class _BaseMLP(BaseEstimator):
 
     # -- fitting ---------------------------------------------------------
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None,
+            sample_weight_val=None):
         """Fit the model to data matrix X and target(s) y.
 
         Parameters
@@ -144,13 +152,31 @@ class _BaseMLP(BaseEstimator):
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Class labels or a label indicator matrix (classifier), values (regressor).
         sample_weight : array-like of shape (n_samples,), default=None
+        X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
+            A validation set (the convention of scikit-learn's ``HistGradientBoosting*``),
+            for the stochastic solvers: every epoch records its score in
+            ``validation_scores_`` and its loss in ``validation_loss_curve_``, and
+            ``early_stopping=True`` stops on it instead of splitting
+            ``validation_fraction`` off the training data.
+        y_val : array-like of shape (n_val,) or (n_val, n_outputs), default=None
+            Targets of ``X_val``; required with it.
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Weights of the validation samples (in the score and the loss).
 
         Returns
         -------
         self : the fitted estimator
         """
         self._validate_params()
-        return self._fit(X, y, sample_weight, incremental=False)
+        if (X_val is None) != (y_val is None):
+            raise ValueError("X_val and y_val must be given together")
+        if sample_weight_val is not None and X_val is None:
+            raise ValueError("sample_weight_val needs X_val and y_val")
+        validation = None if X_val is None else (X_val, y_val, sample_weight_val)
+        if validation is not None and self.solver not in _STOCHASTIC_SOLVERS:
+            raise ValueError("a validation set (X_val, y_val) is used by the stochastic "
+                             "solvers 'sgd' and 'adam', not by solver=%r" % self.solver)
+        return self._fit(X, y, sample_weight, incremental=False, validation=validation)
 
     def _hidden_sizes(self):
         sizes = self.hidden_layer_sizes
@@ -197,7 +223,8 @@ class _BaseMLP(BaseEstimator):
                 for target, saved in zip(optimizer.states, states):
                     target[...] = saved
 
-    def _fit(self, X, y, sample_weight=None, incremental=False, prepare=None):
+    def _fit(self, X, y, sample_weight=None, incremental=False, prepare=None,
+             validation=None):
         """Fit, or on any failure put every attribute back as it was.
 
         ``prepare``, if given, runs first inside the guard (``partial_fit``'s classes)."""
@@ -208,7 +235,8 @@ class _BaseMLP(BaseEstimator):
                 prepare()
             first_pass = not hasattr(self, "coefs_") or (not self.warm_start
                                                          and not incremental)
-            self._fit_unguarded(X, y, sample_weight, incremental, hidden, first_pass)
+            self._fit_unguarded(X, y, sample_weight, incremental, hidden, first_pass,
+                                validation)
         except DivergenceError as exc:
             self._restore(snapshot)
             raise ValueError("%s (%s) The estimator keeps the state it had before this "
@@ -218,7 +246,8 @@ class _BaseMLP(BaseEstimator):
             raise
         return self
 
-    def _fit_unguarded(self, X, y, sample_weight, incremental, hidden, first_pass):
+    def _fit_unguarded(self, X, y, sample_weight, incremental, hidden, first_pass,
+                       validation):
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
         if y.ndim == 1:
             y = y.reshape((-1, 1))
@@ -229,6 +258,8 @@ class _BaseMLP(BaseEstimator):
              else c_array(X, dtype=dtype))
         Y = c_array(y, dtype=dtype)
         sample_weight = check_sample_weight(sample_weight, X.shape[0], dtype)
+        class_weights = self._class_weights(Y, incremental)
+        sample_weight = self._with_class_weights(Y, sample_weight, class_weights, dtype)
 
         self._random_state = check_random_state(self.random_state)
         if first_pass:
@@ -241,7 +272,9 @@ class _BaseMLP(BaseEstimator):
             self._continue_with(hidden)
 
         if self.solver in _STOCHASTIC_SOLVERS:
-            self._fit_stochastic(X, Y, sample_weight, incremental)
+            if validation is not None:
+                validation = self._validation_set(*validation, class_weights, dtype)
+            self._fit_stochastic(X, Y, sample_weight, incremental, validation)
         else:
             self._fit_lbfgs(X, Y, sample_weight)
 
@@ -330,10 +363,11 @@ class _BaseMLP(BaseEstimator):
         if self.early_stopping:
             # the weights of the best validation epoch (only early stopping restores them)
             state.update(_best_params=self._network.params.copy(), validation_scores_=[],
-                         best_validation_score_=-np.inf, best_loss_=None)
+                         validation_loss_curve_=[], best_validation_score_=-np.inf,
+                         best_loss_=None)
         else:
             state.update(best_loss_=np.inf, validation_scores_=None,
-                         best_validation_score_=None)
+                         validation_loss_curve_=None, best_validation_score_=None)
         return state
 
     def _make_optimizer(self):
@@ -356,8 +390,36 @@ class _BaseMLP(BaseEstimator):
                              "'validation_fraction' or the size of your dataset.")
         contiguous = lambda a: None if a is None else c_array(a)
         return (X_train, contiguous(Y_train), contiguous(w_train),
-                _engine_ready(X_val, X_val.dtype), self._decode_validation_targets(Y_val),
-                w_val)
+                _Validation(_engine_ready(X_val, X_val.dtype), c_array(Y_val),
+                            self._decode_validation_targets(Y_val), contiguous(w_val)))
+
+    def _validation_set(self, X_val, y_val, sample_weight_val, class_weights, dtype):
+        """Check and encode a validation set given to ``fit`` (``_Validation``)."""
+        X_val = validate_data(self, X_val, accept_sparse=["csr", "csc", "coo"], reset=False,
+                              dtype=(np.float64, np.float32))
+        y_val, Y_val = self._encode_validation_targets(y_val)
+        if Y_val.shape[0] != X_val.shape[0]:
+            raise ValueError("X_val has %d rows but y_val has %d"
+                             % (X_val.shape[0], Y_val.shape[0]))
+        if Y_val.shape[1] != self.n_outputs_:
+            raise ValueError("y_val has %d outputs, the model has %d"
+                             % (Y_val.shape[1], self.n_outputs_))
+        Y_val = c_array(Y_val, dtype=dtype)
+        w_val = check_sample_weight(sample_weight_val, X_val.shape[0], dtype)
+        w_val = self._with_class_weights(Y_val, w_val, class_weights, dtype)
+        return _Validation(_engine_ready(X_val, dtype), Y_val, y_val, w_val)
+
+    def _class_weights(self, Y, incremental):
+        """Weight of each class in ``classes_`` order, or None (the regressor's case)."""
+        return None
+
+    @staticmethod
+    def _with_class_weights(Y, sample_weight, class_weights, dtype):
+        """The sample weights times each sample's class weight (``Y`` encoded)."""
+        if class_weights is None:
+            return sample_weight
+        weights = np.asarray(class_weights, dtype=dtype)[_class_index(Y, len(class_weights))]
+        return c_array(weights if sample_weight is None else sample_weight * weights)
 
     def _decode_validation_targets(self, Y_val):
         return Y_val
@@ -370,15 +432,19 @@ class _BaseMLP(BaseEstimator):
                           "going to be clipped")
         return int(np.clip(self.batch_size, 1, n_samples))
 
-    def _fit_stochastic(self, X, Y, sample_weight, incremental):
+    def _fit_stochastic(self, X, Y, sample_weight, incremental, validation=None):
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = self._make_optimizer()
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         early_stopping = self.early_stopping
-        X_val = y_val = w_val = None
-        if early_stopping:
-            X, Y, sample_weight, X_val, y_val, w_val = self._split_validation(X, Y, sample_weight)
+        if early_stopping and validation is None:
+            X, Y, sample_weight, validation = self._split_validation(X, Y, sample_weight)
+        if validation is not None:
+            # a warm fit after one without validation, or a model loaded from a file
+            for name in ("validation_scores_", "validation_loss_curve_"):
+                if getattr(self, name, None) is None:
+                    setattr(self, name, [])
         X = _engine_ready(X, self._network.dtype)
         n_samples = X.shape[0]
         batch_size = self._batch_size(n_samples)
@@ -387,14 +453,14 @@ class _BaseMLP(BaseEstimator):
         # one BLAS-thread plan for the whole loop, validation scores included
         with training_plan(batch_size, network.n_coef):
             self._run_epochs(network, optimizer, X, Y, sample_weight, order, batch_size,
-                             incremental, X_val, y_val, w_val)
+                             incremental, validation)
         if early_stopping:
             network.params[...] = self._best_params
 
     def _run_epochs(self, network, optimizer, X, Y, sample_weight, order, batch_size,
-                    incremental, X_val, y_val, w_val):
+                    incremental, validation):
         """The epoch loop of ``_fit_stochastic``."""
-        early_stopping = X_val is not None
+        early_stopping = self.early_stopping
         n_samples = X.shape[0]
         try:
             self.n_iter_ = 0
@@ -419,7 +485,9 @@ class _BaseMLP(BaseEstimator):
                 self.loss_curve_.append(self.loss_)
                 if self.verbose:
                     print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
-                self._update_no_improvement_count(early_stopping, X_val, y_val, w_val)
+                if validation is not None:
+                    self._record_validation(validation, result.penalty)
+                self._update_no_improvement_count(early_stopping)
                 if self.solver == "sgd" and self.learning_rate == "invscaling":
                     optimizer.learning_rate = (float(self.learning_rate_init)
                                                / (self.t_ + 1) ** self.power_t)
@@ -454,6 +522,7 @@ class _BaseMLP(BaseEstimator):
         self.loss_ = np.nan
         self.loss_curve_.append(np.nan)
         self.validation_scores_.append(np.nan)
+        self.validation_loss_curve_.append(np.nan)
         warnings.warn("Training diverged in epoch %d (the loss became NaN or infinite); "
                       "stopping with the weights of the best validation epoch. Lower the "
                       "learning rate or scale the inputs." % self.n_iter_,
@@ -474,12 +543,23 @@ class _BaseMLP(BaseEstimator):
             print(msg + " Setting learning rate to %f" % self._optimizer.learning_rate)
         return False
 
-    def _update_no_improvement_count(self, early_stopping, X_val, y_val, w_val):
+    def _record_validation(self, validation, penalty):
+        """Score the validation set, and its loss: the training loss's data part on the
+        validation samples plus the same L2 term (``penalty``, the epoch's), on the
+        scale of ``loss_curve_``."""
+        score = self._score_validation(validation.X, validation.y, validation.w)
+        self.validation_scores_.append(score)
+        network = self._network
+        with network._exclusive():
+            data_loss = network._loss_gradient(validation.X, validation.Y, validation.w,
+                                               0.0, False)
+        self.validation_loss_curve_.append(self._reported_loss(data_loss + penalty, penalty))
+        if self.verbose:
+            print("Validation score: %f" % score)
+
+    def _update_no_improvement_count(self, early_stopping):
         if early_stopping:
-            score = self._score_validation(X_val, y_val, w_val)
-            self.validation_scores_.append(score)
-            if self.verbose:
-                print("Validation score: %f" % score)
+            score = self.validation_scores_[-1]
             if score < self.best_validation_score_ + self.tol:
                 self._no_improvement_count += 1
             else:
@@ -597,6 +677,14 @@ def _sparse_training_input(X, dtype):
     return X.tocsr().astype(dtype, copy=False)
 
 
+def _class_index(Y, n_classes):
+    """Each sample's class, as an index into ``classes_``, from the encoded targets
+    (one-hot rows; one 0/1 column for two classes; for one class, always 0)."""
+    if n_classes == 1:
+        return np.zeros(Y.shape[0], dtype=np.intp)
+    return Y.argmax(axis=1) if Y.shape[1] > 1 else (Y[:, 0] > 0).astype(np.intp)
+
+
 def _engine_ready(X, dtype):
     """X as the network takes it: a C-contiguous array, or ``CSRRows`` for sparse X."""
     if scipy.sparse.issparse(X):
@@ -649,12 +737,24 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     Parameters
     ----------
     {params}
+    class_weight : dict, 'balanced' or None, default=None
+        Weights of the classes, ``{{class_label: weight}}``, multiplying
+        ``sample_weight`` (in the loss, the validation score and loss, and the early
+        stopping split); 'balanced' weighs each class by ``n_samples / (n_classes *
+        count)`` over the ``y`` given to ``fit`` (not available to ``partial_fit``).
+        Not for multilabel y.  Not in scikit-learn's MLP.
+
     Attributes
     ----------
     classes_ : ndarray or list of ndarray
     loss_, best_loss_ : float
     loss_curve_ : list of float
     validation_scores_ : list of float or None
+        The validation score after each epoch, when a validation set is used (early
+        stopping, or ``X_val`` given to ``fit``).
+    validation_loss_curve_ : list of float or None
+        The loss of ``loss_curve_`` on the validation set after each epoch: its data
+        part on the validation samples plus the same L2 term.  Not in scikit-learn.
     best_validation_score_ : float or None
     t_ : int
         Samples seen by the solver.
@@ -680,8 +780,14 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                  learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000):
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 class_weight=None):
         _store_parameters(self, locals())
+
+    _parameter_constraints: dict = {
+        **_BaseMLP._parameter_constraints,
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
 
     @available_if(lambda est: est._check_solver())
     def partial_fit(self, X, y, sample_weight=None, classes=None):
@@ -742,6 +848,32 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def _decode_validation_targets(self, Y_val):
         return self._label_binarizer.inverse_transform(Y_val)
+
+    def _encode_validation_targets(self, y_val):
+        """Validation labels: (labels as given, encoded as the network's targets)."""
+        if self._label_binarizer.y_type_ == "multilabel-indicator":
+            y_val = np.asarray(y_val)
+        else:
+            y_val = column_or_1d(y_val, warn=True)
+        unseen = np.setdiff1d(unique_labels(y_val), self.classes_)
+        if len(unseen):
+            raise ValueError("y_val has classes not in `self.classes_`: %s" % unseen)
+        return y_val, self._label_binarizer.transform(y_val)
+
+    def _class_weights(self, Y, incremental):
+        """``class_weight`` as one weight per class of ``classes_``, from the encoded Y
+        of this fit ('balanced': ``n_samples / (n_classes * count)``), or None."""
+        if self.class_weight is None:
+            return None
+        if self._label_binarizer.y_type_ == "multilabel-indicator":
+            raise ValueError("class_weight is not supported for multilabel y")
+        if incremental and isinstance(self.class_weight, str):
+            raise ValueError("class_weight='balanced' is not supported by partial_fit: "
+                             "one call sees part of the data. Compute the weights once, "
+                             "with sklearn.utils.class_weight.compute_class_weight over "
+                             "all the labels, and pass them as a dict.")
+        return compute_class_weight(self.class_weight, classes=self.classes_,
+                                    y=self.classes_[_class_index(Y, len(self.classes_))])
 
     def _decode(self, output):
         if self.out_activation_ == "softmax":
@@ -822,6 +954,11 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     loss_, best_loss_ : float
     loss_curve_ : list of float
     validation_scores_ : list of float or None
+        The validation R² after each epoch, when a validation set is used (early
+        stopping, or ``X_val`` given to ``fit``).
+    validation_loss_curve_ : list of float or None
+        The loss of ``loss_curve_`` on the validation set after each epoch: its data
+        part on the validation samples plus the same L2 term.  Not in scikit-learn.
     best_validation_score_ : float or None
     t_ : int
     coefs_, intercepts_ : list of ndarray
@@ -878,6 +1015,19 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def _out_activation(self, Y):
         return "exp" if self.loss == "poisson" else "identity"
+
+    def _encode_validation_targets(self, y_val):
+        """A regressor's validation targets: (values as given, 2-D values)."""
+        y_val = np.asarray(y_val)
+        if y_val.dtype.kind not in "biuf":
+            raise ValueError("y_val must hold numbers, got dtype %s" % y_val.dtype)
+        if y_val.ndim not in (1, 2):
+            raise ValueError("y_val must be 1-D or 2-D, got shape %s" % (y_val.shape,))
+        if not np.isfinite(y_val).all():
+            raise ValueError("y_val contains NaN or infinity")
+        if self.loss == "poisson" and np.any(y_val < 0):
+            raise ValueError("loss='poisson' requires non-negative y_val")
+        return y_val, y_val.reshape(y_val.shape[0], -1)
 
     def _score_validation(self, X_val, y_val, w_val):
         output = self._predict_checked(X_val)

@@ -32,7 +32,7 @@ from cymlp.estimators import MLPClassifier, MLPRegressor
 from cymlp.network import Dense, Network, _rebuild
 
 _ESTIMATORS = {"MLPClassifier": MLPClassifier, "MLPRegressor": MLPRegressor}
-_FITTED_LISTS = ("loss_curve_", "validation_scores_")
+_FITTED_LISTS = ("loss_curve_", "validation_scores_", "validation_loss_curve_")
 _FITTED_SCALARS = tuple(name for name in _schema.FITTED_ATTRIBUTES if name not in _FITTED_LISTS)
 
 
@@ -52,6 +52,8 @@ def _jsonable(value):
         return list(value)
     if isinstance(value, np.random.RandomState):
         return None
+    if isinstance(value, dict):   # class_weight: JSON keys would become strings
+        return [[_jsonable(k), _jsonable(v)] for k, v in value.items()]
     return value
 
 
