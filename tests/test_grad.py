@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 
 import cymlp
+from cymlp._names import ACTIVATION_CODES
 
-ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
+ACTIVATIONS = sorted(ACTIVATION_CODES)
 OUTPUTS = ["softmax", "logistic", "identity", "exp"]
 
 

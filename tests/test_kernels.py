@@ -1,12 +1,13 @@
 """The C kernels of include/cymlp agree with numpy and stay finite at extreme inputs."""
 import numpy as np
 import pytest
-from scipy.special import expit, xlogy
+from scipy.special import erf, expit, xlogy
 
 from cymlp._checks import (NEEDS_CONVERSION, NOT_FINITE, READY, all_finite_array,
                            ready_matrix_state)
 from cymlp._kernels import (activation_derivative_memview, bias_activation_memview,
-                            exp_memview, output_error_memview, row_product_memview)
+                            exp_memview, keeps_input, output_error_memview,
+                            row_product_memview)
 from cymlp._names import ACTIVATION_CODES, OUTPUT_CODES
 
 DTYPES = [(np.float32, 3e-7), (np.float64, 2e-15)]
@@ -34,7 +35,30 @@ REFERENCE = {
     "logistic": expit,
     "tanh": np.tanh,
     "relu": lambda u: np.maximum(u, 0),
+    "leaky_relu": lambda u: np.where(u < 0, 0.01 * u, u),
+    "elu": lambda u: np.where(u > 0, u, np.expm1(np.minimum(u, 0))),
+    "gelu": lambda u: 0.5 * u * (1 + erf(u / np.sqrt(2))),
+    "silu": lambda u: u * expit(u),
+    "softplus": lambda u: np.logaddexp(0, u),
 }
+# f'(u), as a function of u
+DERIVATIVE = {
+    "identity": lambda u: np.ones_like(u),
+    "logistic": lambda u: expit(u) * (1 - expit(u)),
+    "tanh": lambda u: 1 - np.tanh(u) ** 2,
+    "relu": lambda u: (u > 0).astype(u.dtype),
+    "leaky_relu": lambda u: np.where(u > 0, 1.0, 0.01),
+    "elu": lambda u: np.where(u > 0, 1.0, np.exp(np.minimum(u, 0))),
+    "gelu": lambda u: 0.5 * (1 + erf(u / np.sqrt(2))) + u * np.exp(-u * u / 2) / np.sqrt(2 * np.pi),
+    "silu": lambda u: expit(u) * (1 + u * (1 - expit(u))),
+    "softplus": expit,
+}
+
+
+def test_every_activation_has_a_reference():
+    assert set(REFERENCE) == set(DERIVATIVE) == set(ACTIVATION_CODES)
+    assert {name for name, code in ACTIVATION_CODES.items() if keeps_input(code)} == {
+        "gelu", "silu"}
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCE))
@@ -73,19 +97,28 @@ def test_activations_propagate_nan():
         assert np.isnan(Z[0, 0])
 
 
-@pytest.mark.parametrize("name, derivative", [
-    ("identity", lambda a: np.ones_like(a)),
-    ("logistic", lambda a: a * (1 - a)),
-    ("tanh", lambda a: 1 - a ** 2),
-    ("relu", lambda a: (a > 0).astype(a.dtype)),
-])
-def test_activation_derivative_from_outputs(name, derivative):
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+@pytest.mark.parametrize("dtype, tol", [(np.float32, 2e-6), (np.float64, 1e-13)])
+def test_activation_derivative(name, dtype, tol):
+    # from the outputs A = f(U), or from U itself where the derivative needs it; the
+    # forward kernel keeps U when asked to
     rng = np.random.default_rng(2)
-    A = REFERENCE[name](rng.normal(size=(6, 5)))
-    D = rng.normal(size=(6, 5))
-    expected = D * derivative(A)
-    activation_derivative_memview(D, A, ACTIVATION_CODES[name])
-    np.testing.assert_allclose(D, expected, rtol=1e-15)
+    U = rng.normal(scale=3, size=(6, 5)).astype(dtype)
+    A = U.copy()
+    kept = np.full_like(U, np.nan)
+    bias_activation_memview(A, np.zeros(5, dtype), ACTIVATION_CODES[name], kept)
+    np.testing.assert_array_equal(kept, U)
+    D = rng.normal(size=(6, 5)).astype(dtype)
+    expected = D.astype(np.float64) * DERIVATIVE[name](U.astype(np.float64))
+    code = ACTIVATION_CODES[name]
+    activation_derivative_memview(D, A, code, U if keeps_input(code) else None)
+    np.testing.assert_allclose(D, expected, rtol=tol, atol=tol)
+
+
+def test_derivatives_that_need_the_input_refuse_to_run_without_it():
+    D = A = np.ones((2, 2))
+    with pytest.raises(ValueError, match="pre-activation"):
+        activation_derivative_memview(D, A, ACTIVATION_CODES["gelu"])
 
 
 def _reference_output(name, U, Y):

@@ -48,11 +48,11 @@ def _assert_labels_equal(onnx_labels, expected, proba, dtype):
         assert np.all(top2[:, 1] - top2[:, 0] <= TOLERANCE[dtype]), "labels differ"
 
 
-def _check_classifier(model, X, dtype):
+def _check_classifier(model, X, dtype, tolerance=None):
     label, proba = _run(cymlp.onnx.to_onnx(model, X, options={"zipmap": False}), X)
     expected = model.predict_proba(X)
     assert proba.dtype == dtype and proba.shape == expected.shape
-    np.testing.assert_allclose(proba, expected, rtol=0, atol=TOLERANCE[dtype])
+    np.testing.assert_allclose(proba, expected, rtol=0, atol=tolerance or TOLERANCE[dtype])
     _assert_labels_equal(label, model.predict(X), expected, dtype)
     return label, proba
 
@@ -64,7 +64,9 @@ def test_multiclass_every_hidden_activation(dtype, activation):
     y = rng.integers(0, 4, len(X)) * 3 - 2          # classes -2, 1, 4, 7
     model = _fit(cymlp.MLPClassifier((7, 6), activation=activation, max_iter=30,
                                      random_state=0), X, y)
-    label, _ = _check_classifier(model, X, dtype)
+    # ONNX Runtime has no float64 Erf: a float64 gelu graph computes erf in float32
+    tolerance = 1e-6 if (activation, dtype) == ("gelu", np.float64) else None
+    label, _ = _check_classifier(model, X, dtype, tolerance)
     assert label.dtype == np.int64
 
 
@@ -203,3 +205,7 @@ def test_fashion_mnist_test_images(fashion_mnist):
     X = data.X_test
     label, proba = _check_classifier(model, X, np.float32)
     assert (label == data.y_test).mean() > 0.7
+
+
+def test_every_activation_has_an_onnx_form():
+    assert set(ACTIVATION_CODES) | {"exp"} <= set(cymlp.onnx._ACTIVATIONS)

@@ -13,6 +13,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 import cymlp
 from cymlp import _pool, _threads
+from cymlp._names import ACTIVATION_CODES
 from cymlp.network import Dense, Network
 from cymlp.optimizers import SGD, Adam
 
@@ -68,10 +69,11 @@ def _data(n, n_in, n_out, seed=0):
 
 
 def _train(layers, n_chunks, optimizer, batch_size, sample_weight=None, alpha=0.0,
-           epochs=2, output="softmax", n=300, dtype=np.float64, by_columns=False):
+           epochs=2, output="softmax", n=300, dtype=np.float64, by_columns=False,
+           activation="tanh"):
     """Train through the engine directly with a given chunk count."""
     dense = layers if isinstance(layers[0], Dense) else None
-    net = Network(layers, "tanh", output, dtype=dtype, random_state=0)
+    net = Network(layers, activation, output, dtype=dtype, random_state=0)
     X, Y, w = _data(n, net.n_inputs, net.n_outputs)
     X, Y, w = net.check_xy(X, Y, w if sample_weight else None)
     optimizer.ensure_state(net.params.shape[0], net.dtype)
@@ -102,6 +104,22 @@ def test_split_batches_train_the_same_network(n_chunks, make_optimizer, sample_w
                                       sample_weight, alpha)
     split, split_losses, status = _train([12, 9, 7, 4], n_chunks, make_optimizer(), 64,
                                          sample_weight, alpha)
+    assert status == 0
+    np.testing.assert_allclose(split.params, serial.params, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(split_losses, serial_losses, rtol=1e-12)
+
+
+@pytest.mark.parametrize("activation", sorted(ACTIVATION_CODES))
+@pytest.mark.parametrize("by_columns", [False, True])
+def test_every_activation_trains_the_same_network_split_or_not(activation, by_columns):
+    # gelu and silu keep their pre-activation in the workspace: each chunk its rows, or
+    # its columns; a shared hidden layer uses it twice
+    hidden = Dense(7, 7)
+    layers = [Dense(12, 7), hidden, hidden, Dense(7, 4)]
+    serial, serial_losses, _ = _train(layers, 1, Adam(1e-2), 16, True, 1e-2, n=100,
+                                      activation=activation)
+    split, split_losses, status = _train(layers, 3, Adam(1e-2), 16, True, 1e-2, n=100,
+                                         activation=activation, by_columns=by_columns)
     assert status == 0
     np.testing.assert_allclose(split.params, serial.params, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(split_losses, serial_losses, rtol=1e-12)

@@ -36,14 +36,77 @@ CYMLP_INLINE static inline void CYMLP_FN(cymlp_softmax_row)(CYMLP_REAL *z, const
         z[j] /= s;
 }
 
-/* O := f(Z + b) in place, b broadcast over the rows: the forward step after the gemm. */
+/* gelu(u) = u Phi(u) = u (1 + erf(u / sqrt 2)) / 2: the exact (erf) form, PyTorch's
+ * default, not the tanh approximation. */
+CYMLP_INLINE static inline CYMLP_REAL CYMLP_FN(cymlp_gelu)(CYMLP_REAL u)
+{
+    return (CYMLP_REAL)0.5 * u * ((CYMLP_REAL)1 + CYMLP_ERF(u * (CYMLP_REAL)0.70710678118654752440));
+}
+
+/* silu(u) = u logistic(u) (swish with beta = 1) */
+CYMLP_INLINE static inline CYMLP_REAL CYMLP_FN(cymlp_silu)(CYMLP_REAL u)
+{
+    return u * CYMLP_FN(cymlp_logistic)(u);
+}
+
+/* softplus(u) = log(1 + exp(u)) = max(u, 0) + log1p(exp(-|u|)), exact for any u */
+CYMLP_INLINE static inline CYMLP_REAL CYMLP_FN(cymlp_softplus)(CYMLP_REAL u)
+{
+    CYMLP_REAL a = (u < 0) ? -u : u;
+    return ((u > 0) ? u : 0) + CYMLP_LOG1P(CYMLP_EXP(-a));
+}
+
+/* One activation of a hidden or output unit: f(u). */
+CYMLP_INLINE static inline CYMLP_REAL CYMLP_FN(cymlp_activate)(CYMLP_REAL u, int act)
+{
+    switch (act) {
+    case CYMLP_LOGISTIC:
+        return CYMLP_FN(cymlp_logistic)(u);
+    case CYMLP_TANH:
+        return CYMLP_FN(cymlp_tanh)(u);
+    case CYMLP_RELU:
+        return (u < 0) ? 0 : u;                  /* written so that NaN stays NaN */
+    case CYMLP_LEAKY_RELU:
+        return (u < 0) ? (CYMLP_REAL)CYMLP_LEAKY_SLOPE * u : u;
+    case CYMLP_ELU:
+        return (u > 0) ? u : CYMLP_EXPM1(u);
+    case CYMLP_GELU:
+        return CYMLP_FN(cymlp_gelu)(u);
+    case CYMLP_SILU:
+        return CYMLP_FN(cymlp_silu)(u);
+    case CYMLP_SOFTPLUS:
+        return CYMLP_FN(cymlp_softplus)(u);
+    case CYMLP_EXP_OUTPUT:
+        return CYMLP_EXP(u);
+    default: /* identity */
+        return u;
+    }
+}
+
+/* O := f(Z + b) in place, b broadcast over the rows: the forward step after the gemm.
+ * If P is not NULL, P := Z + b too (the pre-activation U, same layout as Z): the
+ * backward pass of gelu and silu needs it (cymlp_keeps_input). */
 CYMLP_DISPATCH static void CYMLP_FN(cymlp_bias_activation)(CYMLP_REAL *Z, const CYMLP_REAL *b,
-                                            cymlp_index rows, cymlp_index cols, int act)
+                                            cymlp_index rows, cymlp_index cols, int act,
+                                            CYMLP_REAL *P)
 {
     cymlp_index i, j;
     for (i = 0; i < rows; i++) {
         CYMLP_REAL *restrict z = Z + i * cols;
         const CYMLP_REAL *restrict bias = b;
+        if (act == CYMLP_SOFTMAX) {
+            CYMLP_FN(cymlp_softmax_row)(z, bias, cols);
+            continue;
+        }
+        if (P != NULL) {
+            CYMLP_REAL *restrict p = P + i * cols;
+            for (j = 0; j < cols; j++) {
+                p[j] = z[j] + bias[j];
+                z[j] = CYMLP_FN(cymlp_activate)(p[j], act);
+            }
+            continue;
+        }
+        /* one loop per activation, so that each vectorises on its own */
         switch (act) {
         case CYMLP_LOGISTIC:
             for (j = 0; j < cols; j++)
@@ -54,14 +117,34 @@ CYMLP_DISPATCH static void CYMLP_FN(cymlp_bias_activation)(CYMLP_REAL *Z, const 
                 z[j] = CYMLP_FN(cymlp_tanh)(z[j] + bias[j]);
             break;
         case CYMLP_RELU:
-            /* written so that NaN stays NaN */
             for (j = 0; j < cols; j++) {
                 CYMLP_REAL u = z[j] + bias[j];
                 z[j] = (u < 0) ? 0 : u;
             }
             break;
-        case CYMLP_SOFTMAX:
-            CYMLP_FN(cymlp_softmax_row)(z, bias, cols);
+        case CYMLP_LEAKY_RELU:
+            for (j = 0; j < cols; j++) {
+                CYMLP_REAL u = z[j] + bias[j];
+                z[j] = (u < 0) ? (CYMLP_REAL)CYMLP_LEAKY_SLOPE * u : u;
+            }
+            break;
+        case CYMLP_ELU:
+            for (j = 0; j < cols; j++) {
+                CYMLP_REAL u = z[j] + bias[j];
+                z[j] = (u > 0) ? u : CYMLP_EXPM1(u);
+            }
+            break;
+        case CYMLP_GELU:
+            for (j = 0; j < cols; j++)
+                z[j] = CYMLP_FN(cymlp_gelu)(z[j] + bias[j]);
+            break;
+        case CYMLP_SILU:
+            for (j = 0; j < cols; j++)
+                z[j] = CYMLP_FN(cymlp_silu)(z[j] + bias[j]);
+            break;
+        case CYMLP_SOFTPLUS:
+            for (j = 0; j < cols; j++)
+                z[j] = CYMLP_FN(cymlp_softplus)(z[j] + bias[j]);
             break;
         case CYMLP_EXP_OUTPUT:
             for (j = 0; j < cols; j++)
@@ -75,10 +158,14 @@ CYMLP_DISPATCH static void CYMLP_FN(cymlp_bias_activation)(CYMLP_REAL *Z, const 
     }
 }
 
-/* D := D * f'(U), with f' written from the activation's output A = f(U):
- * logistic a(1 - a), tanh 1 - a^2, relu [a > 0], identity 1.  n = rows * cols. */
+/* D := D * f'(U).  f' is written from the activation's output A = f(U):
+ * logistic a(1 - a), tanh 1 - a^2, relu [a > 0], leaky_relu a > 0 ? 1 : slope,
+ * elu a > 0 ? 1 : a + 1 (= exp(u)), softplus 1 - exp(-a) (= logistic(u)), identity 1;
+ * from the pre-activation P = U for gelu, Phi(u) + u phi(u), and silu,
+ * s (1 + u (1 - s)) with s = logistic(u) (P may be NULL for the others).  n = rows * cols. */
 CYMLP_DISPATCH static void CYMLP_FN(cymlp_activation_derivative)(CYMLP_REAL *restrict D,
                                                   const CYMLP_REAL *restrict A,
+                                                  const CYMLP_REAL *restrict P,
                                                   cymlp_index n, int act)
 {
     cymlp_index i;
@@ -94,6 +181,33 @@ CYMLP_DISPATCH static void CYMLP_FN(cymlp_activation_derivative)(CYMLP_REAL *res
     case CYMLP_RELU:
         for (i = 0; i < n; i++)
             D[i] = (A[i] > 0) ? D[i] : 0;
+        break;
+    case CYMLP_LEAKY_RELU:
+        for (i = 0; i < n; i++)
+            D[i] = (A[i] > 0) ? D[i] : (CYMLP_REAL)CYMLP_LEAKY_SLOPE * D[i];
+        break;
+    case CYMLP_ELU:
+        for (i = 0; i < n; i++)
+            D[i] = (A[i] > 0) ? D[i] : D[i] * (A[i] + (CYMLP_REAL)1);
+        break;
+    case CYMLP_SOFTPLUS:
+        for (i = 0; i < n; i++)
+            D[i] *= -CYMLP_EXPM1(-A[i]);
+        break;
+    case CYMLP_GELU:
+        for (i = 0; i < n; i++) {
+            CYMLP_REAL u = P[i];
+            CYMLP_REAL cdf = (CYMLP_REAL)0.5 * ((CYMLP_REAL)1
+                             + CYMLP_ERF(u * (CYMLP_REAL)0.70710678118654752440));
+            CYMLP_REAL pdf = (CYMLP_REAL)0.39894228040143267794 * CYMLP_EXP((CYMLP_REAL)-0.5 * u * u);
+            D[i] *= cdf + u * pdf;
+        }
+        break;
+    case CYMLP_SILU:
+        for (i = 0; i < n; i++) {
+            CYMLP_REAL s = CYMLP_FN(cymlp_logistic)(P[i]);
+            D[i] *= s * ((CYMLP_REAL)1 + P[i] * ((CYMLP_REAL)1 - s));
+        }
         break;
     default: /* identity: f' = 1 */
         break;

@@ -2,7 +2,8 @@
  * (suffix _d).  The bodies live in activations.h, losses.h, optim.h, rowproduct.h,
  * sparse.h and checks.h, written
  * once over the macros CYMLP_REAL (the element type), CYMLP_FN(name) (the suffixed
- * name), CYMLP_EXP (the vectorisable exp of fastexp.h), CYMLP_SQRT, and CYMLP_BITS /
+ * name), CYMLP_EXP (the vectorisable exp of fastexp.h), CYMLP_SQRT, CYMLP_ERF,
+ * CYMLP_LOG1P, CYMLP_EXPM1 (libm's), and CYMLP_BITS /
  * CYMLP_EXP_BITS (the same-sized unsigned integer and its exponent mask).
  *
  * Conventions: every matrix is row-major and C-contiguous; `rows` is the number of
@@ -52,13 +53,31 @@ enum cymlp_activation {
     CYMLP_TANH = 2,
     CYMLP_RELU = 3,
     CYMLP_SOFTMAX = 4,
-    CYMLP_EXP_OUTPUT = 5
+    CYMLP_EXP_OUTPUT = 5,
+    CYMLP_LEAKY_RELU = 6,
+    CYMLP_ELU = 7,
+    CYMLP_GELU = 8,
+    CYMLP_SILU = 9,
+    CYMLP_SOFTPLUS = 10
 };
+
+/* Slope of leaky_relu for u < 0 (PyTorch's default). */
+#define CYMLP_LEAKY_SLOPE 0.01
+
+/* Whether f'(U) needs U itself: gelu and silu are not monotone, so their output does
+ * not determine U; every other derivative is written from the output A = f(U). */
+static inline int cymlp_keeps_input(int act)
+{
+    return act == CYMLP_GELU || act == CYMLP_SILU;
+}
 
 #define CYMLP_REAL float
 #define CYMLP_FN(name) name##_f
 #define CYMLP_EXP cymlp_exp_f
 #define CYMLP_SQRT sqrtf
+#define CYMLP_ERF erff
+#define CYMLP_LOG1P log1pf
+#define CYMLP_EXPM1 expm1f
 #define CYMLP_BITS uint32_t
 #define CYMLP_EXP_BITS UINT32_C(0x7f800000)
 #include "cymlp/activations.h"
@@ -71,6 +90,9 @@ enum cymlp_activation {
 #undef CYMLP_FN
 #undef CYMLP_EXP
 #undef CYMLP_SQRT
+#undef CYMLP_ERF
+#undef CYMLP_LOG1P
+#undef CYMLP_EXPM1
 #undef CYMLP_BITS
 #undef CYMLP_EXP_BITS
 
@@ -78,6 +100,9 @@ enum cymlp_activation {
 #define CYMLP_FN(name) name##_d
 #define CYMLP_EXP cymlp_exp_d
 #define CYMLP_SQRT sqrt
+#define CYMLP_ERF erf
+#define CYMLP_LOG1P log1p
+#define CYMLP_EXPM1 expm1
 #define CYMLP_BITS uint64_t
 #define CYMLP_EXP_BITS UINT64_C(0x7ff0000000000000)
 #include "cymlp/activations.h"
@@ -90,6 +115,9 @@ enum cymlp_activation {
 #undef CYMLP_FN
 #undef CYMLP_EXP
 #undef CYMLP_SQRT
+#undef CYMLP_ERF
+#undef CYMLP_LOG1P
+#undef CYMLP_EXPM1
 #undef CYMLP_BITS
 #undef CYMLP_EXP_BITS
 

@@ -40,6 +40,12 @@ cdef void input_gradient(const SparseInput* sx, const floating* X, const Step* s
 
 # -- forward + backward -------------------------------------------------------
 
+cdef inline const floating* pre_activation(const Step* s, const floating* acts,
+                                           Py_ssize_t rows) noexcept nogil:
+    """The pre-activation U that step ``s`` kept in the workspace, or NULL."""
+    return acts + rows * s.pre_off if s.pre_off >= 0 else NULL
+
+
 cdef void update_slice(floating* params, const floating* g, const floating* g2,
                        const Optim* opt, Py_ssize_t a, Py_ssize_t b,
                        floating l2) noexcept nogil:
@@ -116,7 +122,8 @@ cdef double forward_backward(const Step* steps, Py_ssize_t n_steps, floating* pa
             gemm(False, False, <int>rows, <int>s.n_out, <int>s.n_in, 1, src, <int>s.n_in,
                  params + s.w_off, <int>s.n_out, 0, dst, <int>s.n_out)
         if k < last:
-            bias_activation(dst, params + s.b_off, rows, s.n_out, s.act)
+            bias_activation(dst, params + s.b_off, rows, s.n_out, s.act,
+                            acts + rows * s.pre_off if s.pre_off >= 0 else NULL)
         src = dst
 
     s = &steps[last]
@@ -141,7 +148,8 @@ cdef double forward_backward(const Step* steps, Py_ssize_t n_steps, floating* pa
             d_prev = deltas + rows * max_width if d_cur == deltas else deltas
             gemm(False, True, <int>rows, <int>s.n_in, <int>s.n_out, 1, d_cur,
                  <int>s.n_out, params + s.w_off, <int>s.n_out, 0, d_prev, <int>s.n_in)
-            activation_derivative(d_prev, src, rows * s.n_in, steps[k - 1].act)
+            activation_derivative(d_prev, src, pre_activation(&steps[k - 1], acts, rows),
+                                  rows * s.n_in, steps[k - 1].act)
             d_cur = d_prev
         if opt != NULL and s.grad_complete:
             update_layer(s, params, grads, opt)

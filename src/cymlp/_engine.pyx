@@ -32,8 +32,9 @@ from libc.string cimport memcpy, memset
 
 from cymlp._blas cimport dot, gemm
 from cymlp._kernels cimport (activation_derivative, adam_update, add_column_sums,
-                             add_scaled, bias_activation, csr_grad, csr_matmul, gather_rows,
-                             output_error, row_product, sgd_update)
+                             add_scaled, bias_activation, csr_grad, csr_matmul,
+                             cymlp_keeps_input, gather_rows, output_error, row_product,
+                             sgd_update)
 from cymlp._pool cimport (chunk_fn, pool_acquire, pool_helpers, pool_release, pool_run,
                           thread_limit)
 
@@ -86,6 +87,9 @@ cdef struct Step:
     Py_ssize_t w_off     # offset of W (n_in x n_out, row-major) in the flat buffer
     Py_ssize_t b_off     # offset of b (n_out) in the flat buffer
     Py_ssize_t act_off   # offset (per row) of this step's output in the workspace
+    Py_ssize_t pre_off   # offset (per row) of its pre-activation U in the workspace, kept
+                         # only for a hidden activation whose derivative needs U (gelu,
+                         # silu: cymlp_keeps_input); -1 otherwise
     int act              # activation code
     Py_ssize_t k_blocks  # blocks of W's rows in the small-prediction path
     bint grad_starts     # first step of its layer in backward order: writes its gradient
@@ -294,10 +298,16 @@ cdef class Engine:
             self.steps[k].b_off = b_off
             self.steps[k].act = act
             self.steps[k].act_off = off
+            self.steps[k].pre_off = -1
             self.steps[k].grad_starts = last_use[w_off] == k
             self.steps[k].grad_complete = first_use[w_off] == k
             off += n_out
             self.max_width = max(self.max_width, n_in, n_out)
+        # the pre-activations kept for the backward pass go after every output
+        for k in range(self.n_steps - 1):
+            if cymlp_keeps_input(self.steps[k].act):
+                self.steps[k].pre_off = off
+                off += self.steps[k].n_out
         self.width_sum = off
         self.n_in = self.steps[0].n_in
         self.n_out = self.steps[self.n_steps - 1].n_out

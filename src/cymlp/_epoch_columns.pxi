@@ -65,10 +65,12 @@ cdef void forward_columns(floating* params, ColumnEpoch* ep, Py_ssize_t c) noexc
     else:
         gemm(False, False, <int>rows, <int>(c1 - c0), <int>s.n_in, 1, src, <int>s.n_in,
              params + s.w_off + c0, <int>s.n_out, 0, dst + c0, <int>s.n_out)
+    cdef floating* pre = (<floating*>ep.acts + rows * s.pre_off + c0 if s.pre_off >= 0
+                          else NULL)
     if ep.k < ep.n_steps - 1:
         for r in range(rows):
             bias_activation(dst + r * s.n_out + c0, params + s.b_off + c0, 1, c1 - c0,
-                            s.act)
+                            s.act, pre + r * s.n_out if pre != NULL else NULL)
 
 
 cdef void backward_columns(floating* params, ColumnEpoch* ep, Py_ssize_t c) noexcept nogil:
@@ -81,6 +83,7 @@ cdef void backward_columns(floating* params, ColumnEpoch* ep, Py_ssize_t c) noex
     cdef const floating* src = step_input(params, ep)
     cdef const floating* d_cur = <floating*>ep.d_cur
     cdef floating* d_prev = <floating*>ep.d_prev
+    cdef const floating* pre
     cdef floating* grads = <floating*>ep.grads
     if r1 > r0:
         if ep.k > 0:
@@ -88,8 +91,10 @@ cdef void backward_columns(floating* params, ColumnEpoch* ep, Py_ssize_t c) noex
             gemm(False, True, <int>rows, <int>(r1 - r0), <int>s.n_out, 1, d_cur,
                  <int>s.n_out, params + s.w_off + r0 * s.n_out, <int>s.n_out, 0,
                  d_prev + r0, <int>s.n_in)
+            pre = pre_activation(&ep.steps[ep.k - 1], <const floating*>ep.acts, rows)
             for r in range(rows):
                 activation_derivative(d_prev + r * s.n_in + r0, src + r * s.n_in + r0,
+                                      pre + r * s.n_in + r0 if pre != NULL else NULL,
                                       r1 - r0, ep.steps[ep.k - 1].act)
         if ep.k == 0:
             input_gradient(ep.sx, src, s, d_cur, rows, r0, r1, s.grad_starts, grads)

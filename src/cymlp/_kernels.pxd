@@ -6,12 +6,15 @@ cdef extern from "cymlp/kernels.h" nogil:
     ctypedef Py_ssize_t cymlp_index
     float cymlp_exp_f(float x)
     double cymlp_exp_d(double x)
+    int cymlp_keeps_input(int act)
     void cymlp_bias_activation_f(float* Z, const float* b, cymlp_index rows,
-                                 cymlp_index cols, int act)
+                                 cymlp_index cols, int act, float* P)
     void cymlp_bias_activation_d(double* Z, const double* b, cymlp_index rows,
-                                 cymlp_index cols, int act)
-    void cymlp_activation_derivative_f(float* D, const float* A, cymlp_index n, int act)
-    void cymlp_activation_derivative_d(double* D, const double* A, cymlp_index n, int act)
+                                 cymlp_index cols, int act, double* P)
+    void cymlp_activation_derivative_f(float* D, const float* A, const float* P,
+                                       cymlp_index n, int act)
+    void cymlp_activation_derivative_d(double* D, const double* A, const double* P,
+                                       cymlp_index n, int act)
     void cymlp_add_column_sums_f(float* out, const float* D, cymlp_index rows,
                                  cymlp_index cols, cymlp_index ld)
     void cymlp_add_column_sums_d(double* out, const double* D, cymlp_index rows,
@@ -88,21 +91,21 @@ cdef inline floating exp_(floating x) noexcept nogil:
 
 
 cdef inline void bias_activation(floating* Z, const floating* b, Py_ssize_t rows,
-                                 Py_ssize_t cols, int act) noexcept nogil:
-    """Z := f(Z + b) row-wise"""
+                                 Py_ssize_t cols, int act, floating* P) noexcept nogil:
+    """Z := f(Z + b) row-wise; if P is not NULL, P := Z + b (the pre-activation) too"""
     if floating is float:
-        cymlp_bias_activation_f(Z, b, rows, cols, act)
+        cymlp_bias_activation_f(Z, b, rows, cols, act, P)
     else:
-        cymlp_bias_activation_d(Z, b, rows, cols, act)
+        cymlp_bias_activation_d(Z, b, rows, cols, act, P)
 
 
-cdef inline void activation_derivative(floating* D, const floating* A, Py_ssize_t n,
-                                       int act) noexcept nogil:
-    """D := D * f'(U), f' from A = f(U)"""
+cdef inline void activation_derivative(floating* D, const floating* A, const floating* P,
+                                       Py_ssize_t n, int act) noexcept nogil:
+    """D := D * f'(U), f' from A = f(U), or from P = U where ``cymlp_keeps_input(act)``"""
     if floating is float:
-        cymlp_activation_derivative_f(D, A, n, act)
+        cymlp_activation_derivative_f(D, A, P, n, act)
     else:
-        cymlp_activation_derivative_d(D, A, n, act)
+        cymlp_activation_derivative_d(D, A, P, n, act)
 
 
 cdef inline void add_column_sums(floating* out, const floating* D, Py_ssize_t rows,

@@ -37,7 +37,8 @@ def exp_memview(floating[::1] x):
             x[i] = exp_(x[i])
 
 
-def bias_activation_memview(floating[:, ::1] Z, const floating[::1] b, int act):
+def bias_activation_memview(floating[:, ::1] Z, const floating[::1] b, int act,
+                            floating[:, ::1] P=None):
     """Compute ``Z := f(Z + b)`` in place, ``f`` given by its activation code.
 
     Parameters
@@ -46,17 +47,27 @@ def bias_activation_memview(floating[:, ::1] Z, const floating[::1] b, int act):
     b : ndarray of shape (cols,)
     act : int
         Activation code (``cymlp._names.ACTIVATION_CODES``).
+    P : ndarray of shape (rows, cols), optional
+        Receives the pre-activation ``Z + b``.
     """
+    cdef floating* p = NULL
     if b.shape[0] != Z.shape[1]:
         raise ValueError("b must have Z.shape[1] elements")
+    if P is not None:
+        if P.shape[0] != Z.shape[0] or P.shape[1] != Z.shape[1]:
+            raise ValueError("P must have the shape of Z")
     if Z.shape[0] == 0 or Z.shape[1] == 0:
         return
+    if P is not None:
+        p = &P[0, 0]
     with nogil:
-        bias_activation(&Z[0, 0], &b[0], Z.shape[0], Z.shape[1], act)
+        bias_activation(&Z[0, 0], &b[0], Z.shape[0], Z.shape[1], act, p)
 
 
-def activation_derivative_memview(floating[:, ::1] D, const floating[:, ::1] A, int act):
-    """Compute ``D := D * f'(U)`` in place, with ``f'`` written from ``A = f(U)``.
+def activation_derivative_memview(floating[:, ::1] D, const floating[:, ::1] A, int act,
+                                  const floating[:, ::1] P=None):
+    """Compute ``D := D * f'(U)`` in place, ``f'`` written from ``A = f(U)``, or from
+    the pre-activation ``P = U`` for the activations that need it (gelu, silu).
 
     Parameters
     ----------
@@ -64,13 +75,37 @@ def activation_derivative_memview(floating[:, ::1] D, const floating[:, ::1] A, 
     A : ndarray of shape (rows, cols)
     act : int
         Activation code.
+    P : ndarray of shape (rows, cols), optional
+        Required where ``keeps_input(act)``.
     """
+    cdef const floating* p = NULL
     if D.shape[0] != A.shape[0] or D.shape[1] != A.shape[1]:
         raise ValueError("D and A must have the same shape")
+    if P is None and cymlp_keeps_input(act):
+        raise ValueError("activation %d needs the pre-activation P" % act)
+    if P is not None and (P.shape[0] != D.shape[0] or P.shape[1] != D.shape[1]):
+        raise ValueError("P must have the shape of D")
     if D.shape[0] == 0 or D.shape[1] == 0:
         return
+    if P is not None:
+        p = &P[0, 0]
     with nogil:
-        activation_derivative(&D[0, 0], &A[0, 0], D.shape[0] * D.shape[1], act)
+        activation_derivative(&D[0, 0], &A[0, 0], p, D.shape[0] * D.shape[1], act)
+
+
+def keeps_input(int act):
+    """Whether the derivative of activation ``act`` needs its input (gelu, silu).
+
+    Parameters
+    ----------
+    act : int
+        Activation code.
+
+    Returns
+    -------
+    bool
+    """
+    return bool(cymlp_keeps_input(act))
 
 
 def output_error_memview(const floating[:, ::1] Z, const floating[::1] b,

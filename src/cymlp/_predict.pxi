@@ -25,7 +25,7 @@ cdef void forward_block(const Step* steps, Py_ssize_t n_steps, const floating* p
         else:
             gemm(False, False, <int>rows, <int>s.n_out, <int>s.n_in, 1, src, <int>s.n_in,
                  params + s.w_off, <int>s.n_out, 0, dst, <int>s.n_out)
-        bias_activation(dst, params + s.b_off, rows, s.n_out, s.act)
+        bias_activation(dst, params + s.b_off, rows, s.n_out, s.act, NULL)
         src = dst
 
 
@@ -171,7 +171,7 @@ cdef int predict_small(const Step* steps, Py_ssize_t n_steps, Py_ssize_t max_out
             memcpy(dst, partial, n * sizeof(floating))
             for c in range(1, s.k_blocks):
                 add_scaled(dst, partial + c * stride, n, 1)
-        bias_activation(dst, params + s.b_off, rows, s.n_out, s.act)
+        bias_activation(dst, params + s.b_off, rows, s.n_out, s.act, NULL)
         src = dst
     free(memory)
     return 0

@@ -49,6 +49,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import validate_data
 
+from cymlp._names import ACTIVATION_CODES
 from cymlp._threads import training_plan
 from cymlp._checks import NOT_FINITE, READY, ready_matrix_state
 from cymlp._validation import c_array, check_csr_matrix, check_sample_weight
@@ -78,7 +79,7 @@ class _BaseMLP(BaseEstimator):
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
-        "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
+        "activation": [StrOptions(set(ACTIVATION_CODES))],
         "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
@@ -695,8 +696,12 @@ def _engine_ready(X, dtype):
 _PARAMETER_DOCS = """
     hidden_layer_sizes : array-like of shape(n_layers - 2,), default=(100,)
         The ith element is the number of neurons in the ith hidden layer.
-    activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
-        Activation of the hidden layers.
+    activation : {'identity', 'logistic', 'tanh', 'relu', 'leaky_relu', 'elu', 'gelu', \
+'silu', 'softplus'}, default='relu'
+        Activation of the hidden layers.  Beyond scikit-learn's four: 'leaky_relu'
+        (slope 0.01 below 0), 'elu' (alpha 1), 'gelu' (the exact form ``u Phi(u)``,
+        not the tanh approximation), 'silu' (``u logistic(u)``) and 'softplus'
+        (``log(1 + exp(u))``).
     solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
         Weight optimizer; 'lbfgs' runs ``scipy.optimize.minimize`` on the compiled
         loss and gradient.

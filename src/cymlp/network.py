@@ -130,7 +130,9 @@ class Network:
         Layer sizes ``[n_inputs, hidden..., n_outputs]``, or one ``Dense`` per step
         (the same object twice shares its parameters).
     activation : str or sequence of str, default='relu'
-        Hidden activation(s): 'identity', 'logistic', 'tanh' or 'relu'.
+        Hidden activation(s): 'identity', 'logistic', 'tanh', 'relu', 'leaky_relu'
+        (slope 0.01 below 0), 'elu' (alpha 1), 'gelu' (exact, ``u Phi(u)``), 'silu'
+        (``u logistic(u)``) or 'softplus'.
     output : {'softmax', 'logistic', 'identity', 'exp'}, default='softmax'
         Output activation (and so the loss).
     dtype : {numpy.float32, numpy.float64}, default=numpy.float64

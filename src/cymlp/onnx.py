@@ -7,8 +7,10 @@
 pipeline.
 
 The graph is the forward pass of the fitted network, step by step: ``MatMul`` by the
-layer's W, ``Add`` of its b, then the step's activation; a layer a ``Network`` uses
-twice is stored once.  Its float type is the sample's: float32 gives a float32 graph,
+layer's W, ``Add`` of its b, then the step's activation (``Sigmoid``, ``Tanh``,
+``Relu``, ``LeakyRelu``, ``Elu``, ``Softplus``, ``x * Sigmoid(x)`` for silu,
+``0.5 x (1 + Erf(x / sqrt 2))`` for gelu; outputs ``Softmax``, ``Sigmoid``, ``Exp``);
+a layer a ``Network`` uses twice is stored once.  Its float type is the sample's: float32 gives a float32 graph,
 float64 a float64 graph (the weights are converted to it).  Outputs follow skl2onnx's
 conventions:
 
@@ -26,13 +28,69 @@ import numpy as np
 from cymlp.estimators import MLPClassifier, MLPRegressor
 from cymlp.network import Network
 
-# ONNX operator of each hidden or output activation cymlp computes
-_ACTIVATION_OPS = {
-    "identity": "Identity",
-    "logistic": "Sigmoid",
-    "tanh": "Tanh",
-    "relu": "Relu",
-    "exp": "Exp",
+# ONNX Runtime's CPU provider has no float64 LeakyRelu, Elu, Softplus or Erf: a float64
+# graph spells the first three with operators it has, and computes erf in float32.
+
+def _leaky_relu(graph, x):
+    if graph.np_dtype == np.float32:
+        return graph.node("LeakyRelu", [x], "leaky_relu", alpha=0.01)
+    scaled = graph.node("Mul", [x, graph.constant("slope", np.array(0.01))], "leaky_scaled")
+    return graph.node("Max", [x, scaled], "leaky_relu")   # max(u, 0.01 u)
+
+
+def _elu(graph, x):
+    if graph.np_dtype == np.float32:
+        return graph.node("Elu", [x], "elu", alpha=1.0)
+    zero, one = graph.constant("zero", np.array(0.0)), graph.constant("one", np.array(1.0))
+    negative = graph.node("Sub", [graph.node("Exp", [graph.node("Min", [x, zero], "elu_min")],
+                                             "elu_exp"), one], "elu_negative")
+    return graph.node("Where", [graph.node("Greater", [x, zero], "elu_positive"), x,
+                                negative], "elu")
+
+
+def _softplus(graph, x):
+    if graph.np_dtype == np.float32:
+        return graph.node("Softplus", [x], "softplus")
+    # max(u, 0) + log(1 + exp(-|u|)), exact for any u
+    one = graph.constant("one", np.array(1.0))
+    tail = graph.node("Exp", [graph.node("Neg", [graph.node("Abs", [x], "softplus_abs")],
+                                         "softplus_neg")], "softplus_exp")
+    log = graph.node("Log", [graph.node("Add", [one, tail], "softplus_sum")], "softplus_log")
+    return graph.node("Add", [graph.node("Relu", [x], "softplus_relu"), log], "softplus")
+
+
+def _gelu(graph, x):
+    # u Phi(u) = 0.5 u (1 + erf(u / sqrt 2)), from Erf (opset 9), not opset 20's Gelu
+    from skl2onnx.proto import onnx_proto
+    scaled = graph.node("Mul", [x, graph.constant("inv_sqrt2", np.array(0.5 ** 0.5))],
+                        "gelu_scaled")
+    if graph.np_dtype == np.float32:
+        erf = graph.node("Erf", [scaled], "gelu_erf")
+    else:
+        narrow = graph.node("Cast", [scaled], "gelu_float", to=onnx_proto.TensorProto.FLOAT)
+        erf = graph.node("Cast", [graph.node("Erf", [narrow], "gelu_erf")], "gelu_double",
+                         to=onnx_proto.TensorProto.DOUBLE)
+    one_plus = graph.node("Add", [erf, graph.constant("one", np.array(1.0))], "gelu_sum")
+    half_x = graph.node("Mul", [x, graph.constant("half", np.array(0.5))], "gelu_half")
+    return graph.node("Mul", [half_x, one_plus], "gelu")
+
+
+def _silu(graph, x):
+    return graph.node("Mul", [x, graph.node("Sigmoid", [x], "sigmoid")], "silu")
+
+
+# the ONNX nodes of each hidden or output activation cymlp computes (softmax: Softmax)
+_ACTIVATIONS = {
+    "identity": lambda graph, x: graph.node("Identity", [x], "identity"),
+    "logistic": lambda graph, x: graph.node("Sigmoid", [x], "logistic"),
+    "tanh": lambda graph, x: graph.node("Tanh", [x], "tanh"),
+    "relu": lambda graph, x: graph.node("Relu", [x], "relu"),
+    "leaky_relu": _leaky_relu,
+    "elu": _elu,
+    "gelu": _gelu,
+    "silu": _silu,
+    "softplus": _softplus,
+    "exp": lambda graph, x: graph.node("Exp", [x], "exp"),
 }
 
 _ALIASES = {MLPClassifier: "CymlpMLPClassifier", MLPRegressor: "CymlpMLPRegressor",
@@ -98,7 +156,7 @@ def _forward(graph, network, x):
         if activations[k] == "softmax":
             x = graph.node("Softmax", [x], "softmax", axis=1)
         else:
-            x = graph.node(_ACTIVATION_OPS[activations[k]], [x], activations[k])
+            x = _ACTIVATIONS[activations[k]](graph, x)
     return x
 
 
