@@ -21,15 +21,20 @@ long long use_sync(long long *word) {
 #define USE(S, T) \
     void use_##S(T *a, T *b, T *c, T *d, const cymlp_index *idx, const int32_t *idx32, \
                  cymlp_index n) { \
-        cymlp_bias_activation_##S(a, b, n, n, CYMLP_TANH); \
-        cymlp_activation_derivative_##S(a, b, n, CYMLP_RELU); \
+        cymlp_bias_activation_##S(a, b, n, n, CYMLP_TANH, NULL); \
+        cymlp_bias_activation_##S(a, b, n, n, CYMLP_GELU, c); \
+        cymlp_activation_derivative_##S(a, b, NULL, n, CYMLP_RELU); \
+        cymlp_activation_derivative_##S(a, b, c, n, CYMLP_SILU); \
+        (void)cymlp_keeps_input(CYMLP_SOFTPLUS); \
+        cymlp_dropout_##S(a, b, n, n, n, cymlp_mix32(7u), 0, 0, n, UINT32_C(1) << 30, (T)2); \
+        cymlp_dropout_##S(b, b, n, n, n, 7u, 1, 2, n, UINT32_C(1) << 31, (T)2); \
         cymlp_add_column_sums_##S(a, b, n, n, n); \
         cymlp_gather_rows_##S(a, b, idx, n, n); \
         (void)cymlp_output_error_##S(a, b, c, d, 1, d, n, n, CYMLP_SOFTMAX); \
         cymlp_sgd_update_##S(a, b, NULL, c, n, 0, 1, 0, 1); \
         cymlp_sgd_update_##S(a, b, b, c, n, 0, 1, 0, 0); \
-        cymlp_adam_update_##S(a, b, NULL, c, d, n, 0, 1, 0, 0, 1); \
-        cymlp_adam_update_##S(a, b, b, c, d, n, 0, 1, 0, 0, 1); \
+        cymlp_adam_update_##S(a, b, NULL, c, d, n, 0, 1, 0, 0, 1, 0); \
+        cymlp_adam_update_##S(a, b, b, c, d, n, 0, 1, 0, 0, 1, (T)0.01); \
         cymlp_add_scaled_##S(a, b, n, 1); \
         cymlp_row_product_##S(a, b, n, n, n, c); \
         cymlp_csr_matmul_##S(a, idx, idx, idx, 0, n, b, n, n, c, n); \

@@ -71,6 +71,20 @@ static inline int cymlp_keeps_input(int act)
     return act == CYMLP_GELU || act == CYMLP_SILU;
 }
 
+/* The 32-bit finaliser "lowbias32" (Chris Wellons' hash prospector: bias 0.17): a
+ * bijection whose output bits each depend on every input bit.  Dropout's counter-based
+ * generator: the mask bit of an element is a pure function of (key, its index), so it
+ * is the same whichever thread computes it, in whatever order (dropout.h). */
+static inline uint32_t cymlp_mix32(uint32_t h)
+{
+    h ^= h >> 16;
+    h *= UINT32_C(0x7feb352d);
+    h ^= h >> 15;
+    h *= UINT32_C(0x846ca68b);
+    h ^= h >> 16;
+    return h;
+}
+
 #define CYMLP_REAL float
 #define CYMLP_FN(name) name##_f
 #define CYMLP_EXP cymlp_exp_f
@@ -83,6 +97,7 @@ static inline int cymlp_keeps_input(int act)
 #include "cymlp/activations.h"
 #include "cymlp/losses.h"
 #include "cymlp/optim.h"
+#include "cymlp/dropout.h"
 #include "cymlp/rowproduct.h"
 #include "cymlp/sparse_indices.h"
 #include "cymlp/checks.h"
@@ -108,6 +123,7 @@ static inline int cymlp_keeps_input(int act)
 #include "cymlp/activations.h"
 #include "cymlp/losses.h"
 #include "cymlp/optim.h"
+#include "cymlp/dropout.h"
 #include "cymlp/rowproduct.h"
 #include "cymlp/sparse_indices.h"
 #include "cymlp/checks.h"

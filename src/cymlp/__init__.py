@@ -23,10 +23,14 @@ _LAZY = {
     "Network": "cymlp.network",
     "SGD": "cymlp.optimizers",
     "Adam": "cymlp.optimizers",
+    "AdamW": "cymlp.optimizers",
+    "CosineSchedule": "cymlp.optimizers",
+    "StepSchedule": "cymlp.optimizers",
 }
 
-__all__ = ["__version__", "Adam", "Dense", "DivergenceError", "EpochResult", "MLPClassifier",
-           "MLPRegressor", "Network", "SGD", "show_config"]
+__all__ = ["__version__", "Adam", "AdamW", "CosineSchedule", "Dense", "DivergenceError",
+           "EpochResult", "MLPClassifier", "MLPRegressor", "Network", "SGD", "StepSchedule",
+           "show_config"]
 
 
 def __getattr__(name):

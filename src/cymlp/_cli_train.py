@@ -162,11 +162,11 @@ def train(args):
     if args.init_from is not None:
         model = _initial_model(args.init_from, Estimator, X_fit.shape[1], classes)
         model.set_params(solver=args.solver, alpha=args.alpha, batch_size=args.batch_size,
-                         learning_rate_init=args.learning_rate)
+                         learning_rate_init=args.learning_rate, dropout=args.dropout)
     else:
         model = Estimator(hidden_layer_sizes=args.layers, activation=args.activation,
                           solver=args.solver, alpha=args.alpha, batch_size=args.batch_size,
-                          learning_rate_init=args.learning_rate,
+                          learning_rate_init=args.learning_rate, dropout=args.dropout,
                           random_state=np.random.RandomState(args.seed))
     n_out = len(classes) if classes is not None and len(classes) > 2 else 1
     sizes = (X_fit.shape[1],) + tuple(model.hidden_layer_sizes) + (n_out,)

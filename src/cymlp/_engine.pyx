@@ -26,15 +26,15 @@ import numpy as np
 
 cimport numpy as cnp
 from cython cimport floating
-from libc.math cimport isfinite, pow, sqrt
+from libc.math cimport INFINITY, M_PI, cos, isfinite, pow, sqrt
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
 from cymlp._blas cimport dot, gemm
 from cymlp._kernels cimport (activation_derivative, adam_update, add_column_sums,
                              add_scaled, bias_activation, csr_grad, csr_matmul,
-                             cymlp_keeps_input, gather_rows, output_error, row_product,
-                             sgd_update)
+                             cymlp_keeps_input, cymlp_mix32, dropout, gather_rows,
+                             output_error, row_product, sgd_update)
 from cymlp._pool cimport (chunk_fn, pool_acquire, pool_helpers, pool_release, pool_run,
                           thread_limit)
 
@@ -77,8 +77,20 @@ HIDDEN_ACTIVATION_CODES = frozenset(ACTIVATION_CODES.values())
 OUTPUT_ACTIVATION_CODES = frozenset(OUTPUT_CODES.values())
 
 # Optimizer kinds.
-OPTIMIZER_SGD = 0
-OPTIMIZER_ADAM = 1
+cdef enum:   # optimizer kinds and learning-rate schedules (Optim.kind, Optim.schedule)
+    OPT_SGD = 0
+    OPT_ADAM = 1
+    OPT_ADAMW = 2
+    SCHED_CONSTANT = 0
+    SCHED_COSINE = 1
+    SCHED_STEP = 2
+
+OPTIMIZER_SGD = OPT_SGD
+OPTIMIZER_ADAM = OPT_ADAM
+OPTIMIZER_ADAMW = OPT_ADAMW
+SCHEDULE_CONSTANT = SCHED_CONSTANT
+SCHEDULE_COSINE = SCHED_COSINE
+SCHEDULE_STEP = SCHED_STEP
 
 
 cdef struct Step:
@@ -90,6 +102,8 @@ cdef struct Step:
     Py_ssize_t pre_off   # offset (per row) of its pre-activation U in the workspace, kept
                          # only for a hidden activation whose derivative needs U (gelu,
                          # silu: cymlp_keeps_input); -1 otherwise
+    Py_ssize_t drop_off  # offset (per row) of its output after dropout (hidden steps;
+                         # written and read only when a training call drops this step)
     int act              # activation code
     Py_ssize_t k_blocks  # blocks of W's rows in the small-prediction path
     bint grad_starts     # first step of its layer in backward order: writes its gradient
@@ -101,10 +115,26 @@ cdef struct Optim:
     bint nesterov
     double lr, momentum, beta1, beta2, eps
     long long t          # Adam's step count, carried over between epochs
-    double step_lr       # this batch's step size (Adam: bias-corrected)
+    int schedule         # SCHEDULE_CONSTANT, SCHEDULE_COSINE or SCHEDULE_STEP
+    long long batch      # batches trained so far (the schedule's clock), carried over
+    long long total      # cosine: batches in the whole schedule (warm-up included)
+    long long warmup     # cosine: warm-up batches (lr rising linearly to lr)
+    long long step_every # step: batches between two decays
+    double gamma         # step: factor of each decay
+    double weight_decay  # AdamW's decoupled weight decay (0: none)
+    double step_lr       # this batch's step size (scheduled; Adam: bias-corrected)
+    double step_decay    # this batch's decay factor, scheduled lr * weight_decay
     double l2            # this batch's L2 factor alpha / batch weight
     void* state1         # SGD velocity or Adam first moment (flat, like params)
     void* state2         # Adam second moment
+
+
+cdef struct Dropout:
+    const unsigned int* thresholds  # per step: drop an element when its hash is below
+                                    # (rate * 2^32); 0: the step is not dropped
+    const double* scales            # per step: 1 / (1 - rate)
+    unsigned int seed
+    unsigned int key                # the current batch's key (set_batch_key)
 
 
 cdef struct EpochStats:
@@ -240,7 +270,7 @@ cdef class Engine:
     # progress of the last train_epoch call, kept even when it was interrupted
     cdef readonly double last_loss_sum, last_penalty_sum, last_weight_sum
     cdef readonly Py_ssize_t last_n_batches, last_n_samples
-    cdef readonly long long last_t
+    cdef readonly long long last_t, last_batch
     cdef object __weakref__
 
     def __cinit__(self, params, grads, steps, Py_ssize_t n_coef):
@@ -299,15 +329,20 @@ cdef class Engine:
             self.steps[k].act = act
             self.steps[k].act_off = off
             self.steps[k].pre_off = -1
+            self.steps[k].drop_off = -1
             self.steps[k].grad_starts = last_use[w_off] == k
             self.steps[k].grad_complete = first_use[w_off] == k
             off += n_out
             self.max_width = max(self.max_width, n_in, n_out)
-        # the pre-activations kept for the backward pass go after every output
+        # the pre-activations kept for the backward pass go after every output, then the
+        # dropped outputs (allocated, never touched unless a training call drops)
         for k in range(self.n_steps - 1):
             if cymlp_keeps_input(self.steps[k].act):
                 self.steps[k].pre_off = off
                 off += self.steps[k].n_out
+        for k in range(self.n_steps - 1):
+            self.steps[k].drop_off = off
+            off += self.steps[k].n_out
         self.width_sum = off
         self.n_in = self.steps[0].n_in
         self.n_out = self.steps[self.n_steps - 1].n_out
@@ -463,8 +498,33 @@ cdef class Engine:
             raise MemoryError("cannot allocate the prediction scratch buffer")
         return out
 
+    cdef object _dropout(self, rates, unsigned long long seed, Dropout* drop):
+        """Fill ``drop`` from per-step dropout ``rates`` (None: none); return the arrays
+        it points into (the caller keeps them alive), or None when nothing is dropped."""
+        if rates is None:
+            return None
+        rates = np.asarray(rates, dtype=np.float64)
+        if rates.shape != (self.n_steps,):
+            raise ValueError("dropout needs one rate per step (%d), got shape %s"
+                             % (self.n_steps, rates.shape))
+        if not (np.isfinite(rates).all() and (rates >= 0).all() and (rates < 1).all()):
+            raise ValueError("dropout rates must be in [0, 1), got %s" % rates)
+        if rates[self.n_steps - 1] != 0:
+            raise ValueError("the output step cannot be dropped")
+        if not rates.any():
+            return None
+        thresholds = np.where(rates > 0, np.clip(np.round(rates * 2.0 ** 32), 1,
+                                                 2.0 ** 32 - 1), 0).astype(np.uint32)
+        scales = np.ascontiguousarray(1.0 / (1.0 - rates))
+        drop.thresholds = <const unsigned int*>cnp.PyArray_DATA(thresholds)
+        drop.scales = <const double*>cnp.PyArray_DATA(scales)
+        drop.seed = <unsigned int>(seed & 0xFFFFFFFFu)
+        drop.key = 0
+        return thresholds, scales
+
     def loss_gradient(self, X, Y, sample_weight, double weight_sum, double alpha,
-                      bint gradient):
+                      bint gradient, dropout=None, unsigned long long dropout_seed=0,
+                      long long dropout_batch=0):
         """Mean loss over all rows plus the L2 penalty; optionally its gradient.
 
         ``loss = (sum_i w_i L_i + alpha/2 ||W||^2) / weight_sum``; with ``gradient`` the
@@ -481,11 +541,20 @@ cdef class Engine:
             L2 penalty strength.
         gradient : bool
             Whether to compute the gradient.
+        dropout, dropout_seed : as for ``train_epoch``
+            With rates, every row's outputs are masked as row i of batch
+            ``dropout_batch`` is: a fixed mask (to check gradients against finite
+            differences).
+        dropout_batch : int, default=0
 
         Returns
         -------
         float
         """
+        cdef Dropout drop
+        drop_arrays = self._dropout(dropout, dropout_seed, &drop)
+        cdef Dropout* dropp = &drop if drop_arrays is not None else NULL
+        set_batch_key(dropp, dropout_batch)
         cdef SparseInput sx
         cdef void* x
         cdef Py_ssize_t n = self._check_data(X, Y, sample_weight, &sx, &x)
@@ -508,7 +577,8 @@ cdef class Engine:
                 total = loss_gradient_all(self.steps, self.n_steps, <float*>p, <float*>g,
                                           <float*>x, sxp, <float*>y, <float*>w, <float>scale,
                                           n, self.n_in, self.n_out, <float*>acts,
-                                          <float*>deltas, block, self.max_width, gradient)
+                                          <float*>deltas, block, self.max_width, gradient,
+                                          dropp)
                 if alpha > 0:
                     total += 0.5 * alpha * dot(<int>self.n_coef, <float*>p, <float*>p)
                     if gradient:
@@ -519,7 +589,8 @@ cdef class Engine:
                 total = loss_gradient_all(self.steps, self.n_steps, <double*>p,
                                           <double*>g, <double*>x, sxp, <double*>y,
                                           <double*>w, scale, n, self.n_in, self.n_out, <double*>acts,
-                                          <double*>deltas, block, self.max_width, gradient)
+                                          <double*>deltas, block, self.max_width, gradient,
+                                          dropp)
                 if alpha > 0:
                     total += 0.5 * alpha * dot(<int>self.n_coef, <double*>p, <double*>p)
                     if gradient:
@@ -530,7 +601,10 @@ cdef class Engine:
                     int optimizer, double learning_rate, double momentum, bint nesterov,
                     double beta_1, double beta_2, double epsilon, long long t,
                     state1, state2, double alpha, Py_ssize_t n_chunks=1,
-                    bint by_columns=False):
+                    bint by_columns=False, *, int schedule=SCHED_CONSTANT,
+                    long long batch=0, long long total=0, long long warmup=0,
+                    long long step_every=1, double gamma=1.0, double weight_decay=0.0,
+                    dropout=None, unsigned long long dropout_seed=0):
         """Train on the rows ``order`` in mini-batches of ``batch_size``.
 
         Parameters
@@ -541,7 +615,7 @@ cdef class Engine:
         order : ndarray of intp, the row indices in the order to visit them
         batch_size : int, > 0
         optimizer : int
-            ``OPTIMIZER_SGD`` or ``OPTIMIZER_ADAM``.
+            ``OPTIMIZER_SGD``, ``OPTIMIZER_ADAM`` or ``OPTIMIZER_ADAMW``.
         learning_rate, momentum, nesterov, beta_1, beta_2, epsilon : optimizer settings
         t : int
             Adam's step count before this epoch.
@@ -557,14 +631,29 @@ cdef class Engine:
         by_columns : bool, default=False
             With ``n_chunks`` > 1: split every layer by columns instead of each batch
             by rows (for batches too small to split by rows; ``run_epoch_columns``).
+        schedule : int, default=SCHEDULE_CONSTANT
+            ``SCHEDULE_COSINE``: warm-up over ``warmup`` batches, then cosine decay to 0
+            at batch ``total``; ``SCHEDULE_STEP``: times ``gamma`` every ``step_every``
+            batches (``scheduled_lr``).
+        batch : int, default=0
+            Batches trained before this epoch (the schedule's clock).
+        total, warmup, step_every, gamma : the schedule's lengths and factor
+        weight_decay : float, default=0
+            AdamW's decoupled weight decay (``OPTIMIZER_ADAMW`` only).
+        dropout : ndarray of shape (n_steps,), optional
+            Inverted-dropout rate of each step's output, in [0, 1) (0 for the output
+            step); the masks of batch b come from ``dropout_seed`` and b, the optimizer's
+            batch count (dropout.h).
+        dropout_seed : int, default=0
 
         Returns
         -------
         status : int
             ``EPOCH_DONE`` or ``EPOCH_DIVERGED``.
 
-        The sums (loss, its L2 part, weight, batches, samples) and Adam's step count are left in
-        the ``last_*`` attributes, also when a KeyboardInterrupt ends the epoch.
+        The sums (loss, its L2 part, weight, batches, samples), Adam's step count and the
+        schedule's batch count are left in the ``last_*`` attributes, also when a
+        KeyboardInterrupt ends the epoch.
         """
         cdef SparseInput sx
         cdef void* x
@@ -576,8 +665,20 @@ cdef class Engine:
             raise ValueError("order is empty")
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1, got %d" % batch_size)
-        if optimizer != OPTIMIZER_SGD and optimizer != OPTIMIZER_ADAM:
+        if optimizer not in (OPT_SGD, OPT_ADAM, OPT_ADAMW):
             raise ValueError("unknown optimizer code %d" % optimizer)
+        if schedule not in (SCHED_CONSTANT, SCHED_COSINE, SCHED_STEP):
+            raise ValueError("unknown schedule code %d" % schedule)
+        if batch < 0 or warmup < 0 or (schedule == SCHED_COSINE and total <= warmup):
+            raise ValueError("a cosine schedule needs 0 <= warmup < total batches and a "
+                             "batch count >= 0; got warmup=%d, total=%d, batch=%d"
+                             % (warmup, total, batch))
+        if step_every < 1 or not (0 < gamma <= 1):
+            raise ValueError("a step schedule needs step_every >= 1 and 0 < gamma <= 1; "
+                             "got %d and %r" % (step_every, gamma))
+        if not (0 <= weight_decay < INFINITY) or (weight_decay and optimizer != OPT_ADAMW):
+            raise ValueError("weight_decay must be finite, >= 0, and 0 but for AdamW; got "
+                             "%r" % weight_decay)
         check_buffer(state1, "state1", self.typenum, 1, self.n_params, 0, True)
         check_buffer(state2, "state2", self.typenum, 1, self.n_params, 0, True)
         if not self._order_in_range(order, n_rows):
@@ -602,6 +703,16 @@ cdef class Engine:
         opt.beta2 = beta_2
         opt.eps = epsilon
         opt.t = t
+        opt.schedule = schedule
+        opt.batch = batch
+        opt.total = total
+        opt.warmup = warmup
+        opt.step_every = step_every
+        opt.gamma = gamma
+        opt.weight_decay = weight_decay
+        cdef Dropout drop
+        drop_arrays = self._dropout(dropout, dropout_seed, &drop)
+        cdef Dropout* dropp = &drop if drop_arrays is not None else NULL
         opt.state1 = data_ptr(state1)
         opt.state2 = data_ptr(state2)
         memset(&stats, 0, sizeof(stats))
@@ -609,10 +720,10 @@ cdef class Engine:
         try:
             if n_chunks > 1 and by_columns:
                 self._train_columns(x, sxp, Y, sample_weight, idx, n, batch_size, &opt,
-                                    alpha, n_chunks, &stats)
+                                    alpha, n_chunks, dropp, &stats)
             elif n_chunks > 1:
                 self._train_parallel(x, sxp, Y, sample_weight, idx, n, batch_size, &opt,
-                                     alpha, n_chunks, &stats)
+                                     alpha, n_chunks, dropp, &stats)
             else:
                 self._ensure_workspace(batch_size, x != NULL)
                 acts = data_ptr(self._acts)
@@ -626,14 +737,15 @@ cdef class Engine:
                                   self.max_width, <float*>p, <float*>g, <float*>x, sxp,
                                   <float*>y, <float*>w, idx, n, self.n_in, self.n_out,
                                   batch_size, <float*>xb, <float*>yb, <float*>wb,
-                                  <float*>acts, <float*>deltas, &opt, alpha, &stats)
+                                  <float*>acts, <float*>deltas, &opt, alpha, dropp, &stats)
                     else:
                         run_epoch(self.steps, self.n_steps, self.n_params, self.n_coef,
                                   self.max_width, <double*>p, <double*>g, <double*>x,
                                   sxp, <double*>y, <double*>w, idx, n, self.n_in,
                                   self.n_out,
                                   batch_size, <double*>xb, <double*>yb, <double*>wb,
-                                  <double*>acts, <double*>deltas, &opt, alpha, &stats)
+                                  <double*>acts, <double*>deltas, &opt, alpha, dropp,
+                                  &stats)
         finally:
             self.last_loss_sum = stats.loss_sum
             self.last_penalty_sum = stats.penalty_sum
@@ -641,6 +753,7 @@ cdef class Engine:
             self.last_n_batches = stats.n_batches
             self.last_n_samples = stats.n_samples
             self.last_t = opt.t
+            self.last_batch = opt.batch
         return stats.status
 
     cdef Py_ssize_t _input(self, X, SparseInput* sx, void** x) except -1:
@@ -710,7 +823,8 @@ cdef class Engine:
 
     cdef _train_columns(self, void* x, const SparseInput* sx, Y, sample_weight,
                         const Py_ssize_t* order, Py_ssize_t n, Py_ssize_t batch_size,
-                        Optim* opt, double alpha, Py_ssize_t n_chunks, EpochStats* stats):
+                        Optim* opt, double alpha, Py_ssize_t n_chunks, Dropout* drop,
+                        EpochStats* stats):
         """The epoch with every layer split by columns (``run_epoch_columns``); the input
         is dense ``x`` or the CSR ``sx``."""
         cdef ColumnEpoch ep
@@ -740,6 +854,7 @@ cdef class Engine:
         ep.d_prev = NULL
         ep.alpha = alpha
         ep.opt = opt
+        ep.drop = drop
         ep.penalties = <double*>malloc(n_chunks * sizeof(double))
         if ep.penalties == NULL:
             raise MemoryError()
@@ -763,7 +878,8 @@ cdef class Engine:
 
     cdef _train_parallel(self, void* x, const SparseInput* sx, Y, sample_weight,
                          const Py_ssize_t* order, Py_ssize_t n, Py_ssize_t batch_size,
-                         Optim* opt, double alpha, Py_ssize_t n_chunks, EpochStats* stats):
+                         Optim* opt, double alpha, Py_ssize_t n_chunks, Dropout* drop,
+                         EpochStats* stats):
         """The epoch with each batch split into ``n_chunks`` (``run_epoch_parallel``); the
         input is dense ``x`` or the CSR ``sx``."""
         cdef ParallelEpoch ep
@@ -804,6 +920,7 @@ cdef class Engine:
         ep.W = NULL if sample_weight is None else data_ptr(sample_weight)
         ep.alpha = alpha
         ep.opt = opt
+        ep.drop = drop
         ep.chunks = chunks
         try:
             with nogil:

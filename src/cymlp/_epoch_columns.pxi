@@ -28,6 +28,7 @@ cdef struct ColumnEpoch:
     double alpha
     double* penalties         # per chunk: 0.5 alpha ||W||^2 over its coefficient slice
     const Optim* opt
+    Dropout* drop             # or NULL
 
 
 cdef inline Py_ssize_t cut(Py_ssize_t n, Py_ssize_t c, Py_ssize_t T) noexcept nogil:
@@ -41,7 +42,7 @@ cdef inline const floating* step_input(const floating* params,
     (``params`` only picks the element type)."""
     if ep.k == 0:
         return <const floating*>ep.xb
-    return <const floating*>ep.acts + ep.rows * ep.steps[ep.k - 1].act_off
+    return step_output(ep.steps, ep.k - 1, <floating*>ep.acts, ep.rows, ep.drop)
 
 
 cdef void forward_columns(floating* params, ColumnEpoch* ep, Py_ssize_t c) noexcept nogil:
@@ -71,6 +72,9 @@ cdef void forward_columns(floating* params, ColumnEpoch* ep, Py_ssize_t c) noexc
         for r in range(rows):
             bias_activation(dst + r * s.n_out + c0, params + s.b_off + c0, 1, c1 - c0,
                             s.act, pre + r * s.n_out if pre != NULL else NULL)
+        if dropped(ep.drop, ep.k):
+            drop_rows(ep.drop, ep.k, dst, <floating*>ep.acts + rows * s.drop_off, rows, c0,
+                      c1, s.n_out, 0)
 
 
 cdef void backward_columns(floating* params, ColumnEpoch* ep, Py_ssize_t c) noexcept nogil:
@@ -84,6 +88,7 @@ cdef void backward_columns(floating* params, ColumnEpoch* ep, Py_ssize_t c) noex
     cdef const floating* d_cur = <floating*>ep.d_cur
     cdef floating* d_prev = <floating*>ep.d_prev
     cdef const floating* pre
+    cdef const floating* out
     cdef floating* grads = <floating*>ep.grads
     if r1 > r0:
         if ep.k > 0:
@@ -91,9 +96,12 @@ cdef void backward_columns(floating* params, ColumnEpoch* ep, Py_ssize_t c) noex
             gemm(False, True, <int>rows, <int>(r1 - r0), <int>s.n_out, 1, d_cur,
                  <int>s.n_out, params + s.w_off + r0 * s.n_out, <int>s.n_out, 0,
                  d_prev + r0, <int>s.n_in)
+            if dropped(ep.drop, ep.k - 1):
+                drop_rows(ep.drop, ep.k - 1, d_prev, d_prev, rows, r0, r1, s.n_in, 0)
             pre = pre_activation(&ep.steps[ep.k - 1], <const floating*>ep.acts, rows)
+            out = <const floating*>ep.acts + rows * ep.steps[ep.k - 1].act_off
             for r in range(rows):
-                activation_derivative(d_prev + r * s.n_in + r0, src + r * s.n_in + r0,
+                activation_derivative(d_prev + r * s.n_in + r0, out + r * s.n_in + r0,
                                       pre + r * s.n_in + r0 if pre != NULL else NULL,
                                       r1 - r0, ep.steps[ep.k - 1].act)
         if ep.k == 0:
@@ -104,13 +112,13 @@ cdef void backward_columns(floating* params, ColumnEpoch* ep, Py_ssize_t c) noex
                  grads + s.w_off + r0 * s.n_out, <int>s.n_out)
         if s.grad_complete:
             update_slice(params, grads, NULL, ep.opt, s.w_off + r0 * s.n_out,
-                         s.w_off + r1 * s.n_out, <floating>ep.opt.l2)
+                         s.w_off + r1 * s.n_out, True)
     if b1 > b0:
         if s.grad_starts:
             memset(grads + s.b_off + b0, 0, (b1 - b0) * sizeof(floating))
         add_column_sums(grads + s.b_off + b0, d_cur + b0, rows, b1 - b0, s.n_out)
         if s.grad_complete:
-            update_slice(params, grads, NULL, ep.opt, s.b_off + b0, s.b_off + b1, 0)
+            update_slice(params, grads, NULL, ep.opt, s.b_off + b0, s.b_off + b1, False)
 
 
 cdef void forward_columns_f(void* ep, Py_ssize_t c) noexcept nogil:
@@ -156,6 +164,7 @@ cdef int run_epoch_columns(ColumnEpoch* ep, floating* deltas, Py_ssize_t max_wid
         if sx != NULL:
             batch = sparse_block(sx, order + start, 0)
             ep.sx = &batch
+        set_batch_key(ep.drop, opt.batch)
         for k in range(ep.n_steps):
             ep.k = k
             pool_run(forward_fn, ep, ep.n_chunks, use_helpers)

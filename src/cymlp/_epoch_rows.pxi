@@ -38,6 +38,7 @@ cdef struct ParallelEpoch:
     double scale         # 1 / batch weight
     double alpha
     Optim* opt
+    Dropout* drop        # or NULL
     Chunk* chunks
 
 
@@ -66,7 +67,8 @@ cdef void gradient_chunk(floating* params, ParallelEpoch* ep, Py_ssize_t c) noex
                                <floating*>ch.yb,
                                <floating*>ch.wb if ep.W != NULL else NULL,
                                <floating>ep.scale, ch.rows, <floating*>ch.acts,
-                               <floating*>ch.deltas, ep.max_width, True, False, NULL)
+                               <floating*>ch.deltas, ep.max_width, True, False, NULL,
+                               ep.drop, ch.row0)
 
 
 cdef void update_chunk(floating* params, ParallelEpoch* ep, Py_ssize_t c) noexcept nogil:
@@ -99,8 +101,8 @@ cdef void update_chunk(floating* params, ParallelEpoch* ep, Py_ssize_t c) noexce
                        (p1 - p0) * sizeof(floating))
                 g = <floating*>ep.chunks[0].grads
             add_scaled(g + p0, <floating*>ep.chunks[k].grads + p0, p1 - p0, 1)
-    update_slice(params, g, g2, ep.opt, p0, mid, <floating>ep.opt.l2)
-    update_slice(params, g, g2, ep.opt, mid, p1, 0)
+    update_slice(params, g, g2, ep.opt, p0, mid, True)
+    update_slice(params, g, g2, ep.opt, mid, p1, False)
 
 
 cdef void gradient_chunk_f(void* ep, Py_ssize_t c) noexcept nogil:
@@ -146,6 +148,7 @@ cdef int run_epoch_parallel(ParallelEpoch* ep, bint is_float, const Py_ssize_t* 
         else:
             sw = weight_sum(<const double*>ep.W, order + start, rows)
         ep.scale = 1.0 / sw
+        set_batch_key(ep.drop, opt.batch)
         pool_run(gradient_fn, ep, T, use_helpers)
         loss = 0
         penalty = 0

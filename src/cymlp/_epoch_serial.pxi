@@ -3,13 +3,34 @@
 
 # -- the epoch loop -----------------------------------------------------------
 
+cdef double scheduled_lr(const Optim* opt) noexcept nogil:
+    """The learning rate of batch ``opt.batch`` (counted from 0) under the schedule:
+    constant; cosine, ``lr (b + 1) / warmup`` for the warm-up batches then
+    ``lr (1 + cos(pi progress)) / 2`` down to 0 at batch ``total``; step,
+    ``lr gamma^floor(b / step_every)``."""
+    cdef double progress
+    if opt.schedule == SCHED_COSINE:
+        if opt.batch < opt.warmup:
+            return opt.lr * <double>(opt.batch + 1) / <double>opt.warmup
+        if opt.batch >= opt.total:
+            return 0.0
+        progress = <double>(opt.batch - opt.warmup) / <double>(opt.total - opt.warmup)
+        return 0.5 * opt.lr * (1.0 + cos(M_PI * progress))
+    if opt.schedule == SCHED_STEP:
+        return opt.lr * pow(opt.gamma, <double>(opt.batch // opt.step_every))
+    return opt.lr
+
+
 cdef void begin_step(Optim* opt, double alpha, double sw) noexcept nogil:
-    """Set this batch's L2 factor and step size (Adam: bias-corrected for step t + 1)."""
+    """Set this batch's L2 factor, step size (scheduled; Adam: bias-corrected for step
+    t + 1) and AdamW's decay factor."""
+    cdef double lr = scheduled_lr(opt)
     opt.l2 = alpha / sw
-    if opt.kind == 0:
-        opt.step_lr = opt.lr
+    opt.step_decay = lr * opt.weight_decay if opt.kind == OPT_ADAMW else 0.0
+    if opt.kind == OPT_SGD:
+        opt.step_lr = lr
     else:
-        opt.step_lr = (opt.lr * sqrt(1.0 - pow(opt.beta2, <double>(opt.t + 1)))
+        opt.step_lr = (lr * sqrt(1.0 - pow(opt.beta2, <double>(opt.t + 1)))
                        / (1.0 - pow(opt.beta1, <double>(opt.t + 1))))
 
 
@@ -19,8 +40,9 @@ cdef int end_batch(Optim* opt, EpochStats* stats, double loss, double penalty, d
     """Count a finished batch (Adam's step, the epoch sums; ``penalty`` is the batch's
     L2 term alpha/2 ||W||^2, inside ``loss * sw``); check for Ctrl-C every
     ``check_every`` batches."""
-    if opt.kind != 0:
+    if opt.kind != OPT_SGD:
         opt.t += 1
+    opt.batch += 1
     stats.loss_sum += loss * sw
     stats.penalty_sum += penalty
     stats.weight_sum += sw
@@ -57,7 +79,7 @@ cdef int run_epoch(const Step* steps, Py_ssize_t n_steps, Py_ssize_t n_params,
                    Py_ssize_t n_in, Py_ssize_t n_out,
                    Py_ssize_t batch_size, floating* xb, floating* yb, floating* wb,
                    floating* acts, floating* deltas, Optim* opt, double alpha,
-                   EpochStats* stats) except -1 nogil:
+                   Dropout* drop, EpochStats* stats) except -1 nogil:
     """One pass over ``order``: gather, forward, backward, update, batch by batch
     (X dense, or X NULL and the CSR input ``sx``, whose batch rows are read in place).
 
@@ -78,12 +100,13 @@ cdef int run_epoch(const Step* steps, Py_ssize_t n_steps, Py_ssize_t n_params,
             stats.status = _DIVERGED
             return 0
         begin_step(opt, alpha, sw)
+        set_batch_key(drop, opt.batch)
         if sx != NULL:
             batch = sparse_block(sx, order + start, 0)
         loss = forward_backward(steps, n_steps, params, grads, xb,
                                 &batch if sx != NULL else NULL, yb,
                                 wb if W != NULL else NULL, <floating>(1.0 / sw), rows,
-                                acts, deltas, max_width, True, False, opt)
+                                acts, deltas, max_width, True, False, opt, drop, 0)
         loss = (loss + penalty) / sw
         if not isfinite(loss):
             # the data loss was not finite: forward_backward returned before any update

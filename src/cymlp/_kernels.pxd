@@ -7,6 +7,15 @@ cdef extern from "cymlp/kernels.h" nogil:
     float cymlp_exp_f(float x)
     double cymlp_exp_d(double x)
     int cymlp_keeps_input(int act)
+    unsigned int cymlp_mix32(unsigned int h)
+    void cymlp_dropout_f(const float* src, float* dst, cymlp_index rows, cymlp_index cols,
+                         cymlp_index ld, unsigned int key, cymlp_index row0,
+                         cymlp_index col0, cymlp_index width, unsigned int threshold,
+                         float scale)
+    void cymlp_dropout_d(const double* src, double* dst, cymlp_index rows,
+                         cymlp_index cols, cymlp_index ld, unsigned int key,
+                         cymlp_index row0, cymlp_index col0, cymlp_index width,
+                         unsigned int threshold, double scale)
     void cymlp_bias_activation_f(float* Z, const float* b, cymlp_index rows,
                                  cymlp_index cols, int act, float* P)
     void cymlp_bias_activation_d(double* Z, const double* b, cymlp_index rows,
@@ -36,10 +45,10 @@ cdef extern from "cymlp/kernels.h" nogil:
                             int nesterov)
     void cymlp_adam_update_f(float* p, const float* g, const float* g2, float* m, float* v,
                              cymlp_index n, float l2, float lr_t, float beta1,
-                             float beta2, float eps)
+                             float beta2, float eps, float decay)
     void cymlp_adam_update_d(double* p, const double* g, const double* g2, double* m,
                              double* v, cymlp_index n, double l2, double lr_t, double beta1,
-                             double beta2, double eps)
+                             double beta2, double eps, double decay)
     void cymlp_add_scaled_f(float* g, const float* p, cymlp_index n, float alpha)
     void cymlp_add_scaled_d(double* g, const double* p, cymlp_index n, double alpha)
     void cymlp_row_product_f(const float* x, const float* W, cymlp_index ldw,
@@ -108,6 +117,18 @@ cdef inline void activation_derivative(floating* D, const floating* A, const flo
         cymlp_activation_derivative_d(D, A, P, n, act)
 
 
+cdef inline void dropout(const floating* src, floating* dst, Py_ssize_t rows,
+                         Py_ssize_t cols, Py_ssize_t ld, unsigned int key, Py_ssize_t row0,
+                         Py_ssize_t col0, Py_ssize_t width, unsigned int threshold,
+                         floating scale) noexcept nogil:
+    """dst := src * mask * scale, the counter-based mask of elements (row0 + i, col0 + j)
+    of a layer of ``width`` units (dropout.h); src may be dst"""
+    if floating is float:
+        cymlp_dropout_f(src, dst, rows, cols, ld, key, row0, col0, width, threshold, scale)
+    else:
+        cymlp_dropout_d(src, dst, rows, cols, ld, key, row0, col0, width, threshold, scale)
+
+
 cdef inline void add_column_sums(floating* out, const floating* D, Py_ssize_t rows,
                                  Py_ssize_t cols, Py_ssize_t ld) noexcept nogil:
     """out[j] += sum_i D[i, j] for j < cols, the rows of D ld elements apart"""
@@ -149,13 +170,14 @@ cdef inline void sgd_update(floating* p, const floating* g, const floating* g2, 
 
 cdef inline void adam_update(floating* p, const floating* g, const floating* g2, floating* m,
                              floating* v, Py_ssize_t n, floating l2, floating lr_t,
-                             floating beta1, floating beta2, floating eps) noexcept nogil:
+                             floating beta1, floating beta2, floating eps,
+                             floating decay) noexcept nogil:
     """Adam step on the gradient g [+ g2] + l2 p, bias correction folded into lr_t;
-    g2 may be NULL"""
+    g2 may be NULL; decay > 0: AdamW's decoupled decay p := p (1 - decay) first"""
     if floating is float:
-        cymlp_adam_update_f(p, g, g2, m, v, n, l2, lr_t, beta1, beta2, eps)
+        cymlp_adam_update_f(p, g, g2, m, v, n, l2, lr_t, beta1, beta2, eps, decay)
     else:
-        cymlp_adam_update_d(p, g, g2, m, v, n, l2, lr_t, beta1, beta2, eps)
+        cymlp_adam_update_d(p, g, g2, m, v, n, l2, lr_t, beta1, beta2, eps, decay)
 
 
 cdef inline void add_scaled(floating* g, const floating* p, Py_ssize_t n,

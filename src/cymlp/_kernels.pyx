@@ -136,3 +136,33 @@ def output_error_memview(const floating[:, ::1] Z, const floating[::1] b,
         total = output_error(&Z[0, 0], &b[0], &Y[0, 0], NULL, scale, &D[0, 0],
                              Z.shape[0], Z.shape[1], out_act)
     return total
+
+
+def dropout_memview(const floating[:, ::1] src, floating[:, ::1] dst, unsigned int key,
+                    Py_ssize_t row0, Py_ssize_t col0, Py_ssize_t width, double rate):
+    """``dst := src * mask / (1 - rate)``: the dropout kernel on a block of rows
+    ``row0..`` and columns ``col0..`` of a layer of ``width`` units (dropout.h).
+
+    Parameters
+    ----------
+    src, dst : ndarray of shape (rows, cols); dst is written (it may be src)
+    key : int
+        The mask key (32 bits).
+    row0, col0 : int
+        The block's first row (in the batch) and first unit.
+    width : int
+        The layer's units (>= col0 + cols).
+    rate : float
+        In (0, 1).
+    """
+    cdef unsigned int threshold
+    if src.shape[0] != dst.shape[0] or src.shape[1] != dst.shape[1]:
+        raise ValueError("src and dst must have the same shape")
+    if not 0 < rate < 1 or row0 < 0 or col0 < 0 or width < col0 + src.shape[1]:
+        raise ValueError("need 0 < rate < 1, row0, col0 >= 0 and width >= col0 + cols")
+    if src.shape[0] == 0 or src.shape[1] == 0:
+        return
+    threshold = <unsigned int>min(max(round(rate * 2.0 ** 32), 1), 2.0 ** 32 - 1)
+    with nogil:
+        dropout(&src[0, 0], &dst[0, 0], src.shape[0], src.shape[1], src.shape[1], key,
+                row0, col0, width, threshold, <floating>(1.0 / (1.0 - rate)))

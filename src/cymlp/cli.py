@@ -9,6 +9,7 @@ import argparse
 import signal
 import sys
 
+from cymlp._names import ACTIVATION_CODES   # a plain dict: no numpy, no scikit-learn
 from cymlp._version import __version__
 
 EXIT_ERROR = 2
@@ -62,6 +63,7 @@ def _number(accepts, wording):
 _positive_float = _number(lambda v: 0 < v < float("inf"), "> 0")
 _fraction = _number(lambda v: 0 < v < 1, "in (0, 1)")
 _non_negative_float = _number(lambda v: 0 <= v < float("inf"), ">= 0")
+_unit_rate = _number(lambda v: 0 <= v < 1, "in [0, 1)")
 
 
 def _layer_sizes(text):
@@ -114,11 +116,12 @@ def build_parser():
                     "what was trained.")
     train.add_argument("--layers", type=_layer_sizes, default=(200, 100),
                        help="hidden layer sizes, comma-separated")
-    train.add_argument("--activation", default="logistic",
-                       choices=["identity", "logistic", "tanh", "relu"],
+    train.add_argument("--activation", default="logistic", choices=sorted(ACTIVATION_CODES),
                        help="activation of the hidden layers")
-    train.add_argument("--solver", default="adam", choices=["adam", "sgd"],
+    train.add_argument("--solver", default="adam", choices=["adam", "adamw", "sgd"],
                        help="optimizer")
+    train.add_argument("--dropout", type=_unit_rate, default=None,
+                       help="dropout rate of the hidden layers while training, in [0, 1)")
     train.add_argument("--epochs", type=_positive_int, default=30,
                        help="passes over the training images")
     train.add_argument("--batch-size", type=_positive_int, default=128,

@@ -49,14 +49,15 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import validate_data
 
+from cymlp._callbacks import CallbackSupport, fit_tasks, with_callbacks
 from cymlp._names import ACTIVATION_CODES
 from cymlp._threads import training_plan
 from cymlp._checks import NOT_FINITE, READY, ready_matrix_state
 from cymlp._validation import c_array, check_csr_matrix, check_sample_weight
 from cymlp.network import DivergenceError, Network
-from cymlp.optimizers import SGD, Adam
+from cymlp.optimizers import SGD, Adam, AdamW, CosineSchedule, StepSchedule
 
-_STOCHASTIC_SOLVERS = ("sgd", "adam")
+_STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw")
 
 # a validation set as the epoch loop uses it: X ready for the network, Y encoded as the
 # network's targets (for the loss), y as the user's labels or values (for the score),
@@ -74,16 +75,17 @@ def _store_parameters(estimator, arguments):
             setattr(estimator, name, value)
 
 
-class _BaseMLP(BaseEstimator):
+class _BaseMLP(CallbackSupport, BaseEstimator):
     """Shared fitting machinery of MLPClassifier and MLPRegressor."""
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions(set(ACTIVATION_CODES))],
-        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam", "adamw"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive", "cosine",
+                                      "step"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "power_t": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -102,6 +104,11 @@ class _BaseMLP(BaseEstimator):
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"),
                              Options(Real, {np.inf})],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "warmup_epochs": [Interval(Integral, 0, None, closed="left")],
+        "step_epochs": [Interval(Integral, 1, None, closed="left")],
+        "step_gamma": [Interval(Real, 0, 1, closed="right")],
+        "dropout": [Interval(Real, 0, 1, closed="left"), "array-like", None],
     }
 
     # -- pickling: coefs_ and intercepts_ are views of the network's buffer ----
@@ -143,6 +150,7 @@ class _BaseMLP(BaseEstimator):
 
     # -- fitting ---------------------------------------------------------
 
+    @with_callbacks
     def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None,
             sample_weight_val=None):
         """Fit the model to data matrix X and target(s) y.
@@ -176,7 +184,8 @@ class _BaseMLP(BaseEstimator):
         validation = None if X_val is None else (X_val, y_val, sample_weight_val)
         if validation is not None and self.solver not in _STOCHASTIC_SOLVERS:
             raise ValueError("a validation set (X_val, y_val) is used by the stochastic "
-                             "solvers 'sgd' and 'adam', not by solver=%r" % self.solver)
+                             "solvers 'sgd', 'adam' and 'adamw', not by solver=%r"
+                             % self.solver)
         return self._fit(X, y, sample_weight, incremental=False, validation=validation)
 
     def _hidden_sizes(self):
@@ -195,7 +204,9 @@ class _BaseMLP(BaseEstimator):
     # coefs_/intercepts_ are views of the network or lists the user assigned;
     # _best_params is replaced, never written to)
     _SNAPSHOT_BY_REFERENCE = ("_network", "_optimizer", "coefs_", "intercepts_",
-                              "_bound_views", "_best_params")
+                              "_bound_views", "_best_params", "_skl_callbacks",
+                              "_skl_callbacks_to_teardown", "_callback_fit_ctx",
+                              "_parent_callback_ctx")
 
     def _snapshot(self):
         """Everything a failed fit must put back: attributes (containers copied deeply),
@@ -209,7 +220,8 @@ class _BaseMLP(BaseEstimator):
                 None if network is None else network.params.copy(),
                 None if optimizer is None or optimizer.states is None else
                 [s.copy() for s in optimizer.states],
-                None if optimizer is None else (optimizer.t, optimizer.learning_rate))
+                None if optimizer is None else (optimizer.t, optimizer.learning_rate,
+                                                optimizer.steps))
 
     def _restore(self, snapshot):
         attributes, params, states, optimizer_scalars = snapshot
@@ -219,7 +231,7 @@ class _BaseMLP(BaseEstimator):
             self._network.params[...] = params
         optimizer = self.__dict__.get("_optimizer")
         if optimizer is not None and optimizer_scalars is not None:
-            optimizer.t, optimizer.learning_rate = optimizer_scalars
+            optimizer.t, optimizer.learning_rate, optimizer.steps = optimizer_scalars
             if states is not None:
                 for target, saved in zip(optimizer.states, states):
                     target[...] = saved
@@ -230,6 +242,11 @@ class _BaseMLP(BaseEstimator):
 
         ``prepare``, if given, runs first inside the guard (``partial_fit``'s classes)."""
         hidden = self._hidden_sizes()
+        stochastic = self.solver in _STOCHASTIC_SOLVERS
+        # opened before the snapshot, which so keeps the callback context for teardown
+        tasks = fit_tasks(self, X, y, sample_weight,
+                          (1 if incremental else self.max_iter) if stochastic else None,
+                          "epoch" if stochastic else "iteration")
         snapshot = self._snapshot()
         try:
             if prepare is not None:
@@ -237,7 +254,7 @@ class _BaseMLP(BaseEstimator):
             first_pass = not hasattr(self, "coefs_") or (not self.warm_start
                                                          and not incremental)
             self._fit_unguarded(X, y, sample_weight, incremental, hidden, first_pass,
-                                validation)
+                                validation, tasks)
         except DivergenceError as exc:
             self._restore(snapshot)
             raise ValueError("%s (%s) The estimator keeps the state it had before this "
@@ -245,10 +262,11 @@ class _BaseMLP(BaseEstimator):
         except BaseException:
             self._restore(snapshot)
             raise
+        tasks.end()
         return self
 
     def _fit_unguarded(self, X, y, sample_weight, incremental, hidden, first_pass,
-                       validation):
+                       validation, tasks):
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
         if y.ndim == 1:
             y = y.reshape((-1, 1))
@@ -272,12 +290,16 @@ class _BaseMLP(BaseEstimator):
             self._sync_parameters()
             self._continue_with(hidden)
 
+        if self.solver not in _STOCHASTIC_SOLVERS and self._network._dropout_rates(
+                self.dropout) is not None:
+            raise ValueError("dropout is applied by the stochastic solvers 'sgd', 'adam' "
+                             "and 'adamw', not by solver=%r" % self.solver)
         if self.solver in _STOCHASTIC_SOLVERS:
             if validation is not None:
                 validation = self._validation_set(*validation, class_weights, dtype)
-            self._fit_stochastic(X, Y, sample_weight, incremental, validation)
+            self._fit_stochastic(X, Y, sample_weight, incremental, validation, tasks)
         else:
-            self._fit_lbfgs(X, Y, sample_weight)
+            self._fit_lbfgs(X, Y, sample_weight, tasks)
 
         if not np.isfinite(self._network.params).all():
             raise DivergenceError("non-finite weights after fitting")
@@ -374,7 +396,22 @@ class _BaseMLP(BaseEstimator):
     def _make_optimizer(self):
         if self.solver == "sgd":
             return SGD(self.learning_rate_init, self.momentum, self.nesterovs_momentum)
+        if self.solver == "adamw":
+            return AdamW(self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon,
+                         self.weight_decay)
         return Adam(self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
+
+    def _schedule(self, n_batches):
+        """The compiled schedule for ``learning_rate`` 'cosine' or 'step' (lengths given
+        in epochs, counted in batches of ``n_batches`` per epoch), else None."""
+        if self.learning_rate == "cosine":
+            if self.warmup_epochs >= self.max_iter:
+                raise ValueError("warmup_epochs (%d) must be less than max_iter (%d)"
+                                 % (self.warmup_epochs, self.max_iter))
+            return CosineSchedule(self.max_iter * n_batches, self.warmup_epochs * n_batches)
+        if self.learning_rate == "step":
+            return StepSchedule(self.step_epochs * n_batches, self.step_gamma)
+        return None
 
     def _split_validation(self, X, Y, sample_weight):
         """scikit-learn's early-stopping split (same draws from the random state)."""
@@ -433,7 +470,7 @@ class _BaseMLP(BaseEstimator):
                           "going to be clipped")
         return int(np.clip(self.batch_size, 1, n_samples))
 
-    def _fit_stochastic(self, X, Y, sample_weight, incremental, validation=None):
+    def _fit_stochastic(self, X, Y, sample_weight, incremental, validation, tasks):
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = self._make_optimizer()
         if self.early_stopping and incremental:
@@ -451,15 +488,21 @@ class _BaseMLP(BaseEstimator):
         batch_size = self._batch_size(n_samples)
         order = np.arange(n_samples, dtype=np.intp)
         network, optimizer = self._network, self._optimizer
+        optimizer.schedule = self._schedule(-(-n_samples // batch_size))
+        dropping = network._dropout_rates(self.dropout) is not None
+        # the masks' seed: drawn only when dropping (a fit without dropout draws exactly
+        # what scikit-learn draws)
+        seed = int(self._random_state.randint(2 ** 31 - 1)) if dropping else 0
+        dropout = self.dropout if dropping else None
         # one BLAS-thread plan for the whole loop, validation scores included
         with training_plan(batch_size, network.n_coef):
             self._run_epochs(network, optimizer, X, Y, sample_weight, order, batch_size,
-                             incremental, validation)
+                             incremental, validation, tasks, (dropout, seed))
         if early_stopping:
             network.params[...] = self._best_params
 
     def _run_epochs(self, network, optimizer, X, Y, sample_weight, order, batch_size,
-                    incremental, validation):
+                    incremental, validation, tasks, dropout):
         """The epoch loop of ``_fit_stochastic``."""
         early_stopping = self.early_stopping
         n_samples = X.shape[0]
@@ -468,9 +511,11 @@ class _BaseMLP(BaseEstimator):
             for _ in range(self.max_iter):
                 if self.shuffle:
                     order = shuffle(order, random_state=self._random_state)
+                tasks.begin_subtask()
                 try:
                     result = network.train_epoch(X, Y, optimizer, batch_size, order,
-                                                 sample_weight, self.alpha, checked=True)
+                                                 sample_weight, self.alpha, checked=True,
+                                                 dropout=dropout[0], dropout_seed=dropout[1])
                 except KeyboardInterrupt:
                     # the weights are those of the last finished batch
                     self.t_ += network._engine.last_n_samples
@@ -489,6 +534,10 @@ class _BaseMLP(BaseEstimator):
                 if validation is not None:
                     self._record_validation(validation, result.penalty)
                 self._update_no_improvement_count(early_stopping)
+                if tasks.end_subtask():
+                    if self.verbose:
+                        print("A callback asked to stop. Stopping.")
+                    break
                 if self.solver == "sgd" and self.learning_rate == "invscaling":
                     optimizer.learning_rate = (float(self.learning_rate_init)
                                                / (self.t_ + 1) ** self.power_t)
@@ -576,23 +625,30 @@ class _BaseMLP(BaseEstimator):
             if self.loss_curve_[-1] < self.best_loss_:
                 self.best_loss_ = self.loss_curve_[-1]
 
-    def _fit_lbfgs(self, X, Y, sample_weight):
+    def _fit_lbfgs(self, X, Y, sample_weight, tasks):
         network = self._network
         X = _engine_ready(X, network.dtype)
         iterations = []
+        stopped = []
 
         def callback(intermediate_result):
             iterations.append(intermediate_result.fun)
             if self.verbose:
                 print("Iteration %d, loss = %.8f" % (len(iterations),
                                                      intermediate_result.fun))
+            # the iteration's callback task ends with its weights; the next one begins
+            if tasks.end_subtask(intermediate_result.x.astype(network.dtype)):
+                stopped.append(True)
+                raise StopIteration
+            tasks.begin_subtask()
 
+        tasks.begin_subtask()
         result = scipy.optimize.minimize(
             network.loss_and_flat_gradient, network.params.astype(np.float64),
             args=(X, Y, sample_weight, self.alpha), method="L-BFGS-B", jac=True,
             callback=callback,
             options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol})
-        if result.status != 0:
+        if result.status != 0 and not stopped:
             warnings.warn("lbfgs failed to converge after %d iteration(s) (status=%d):\n%s.\n\n"
                           "Increase the number of iterations to improve the convergence "
                           "(max_iter=%d)." % (result.nit, result.status, result.message,
@@ -702,15 +758,22 @@ _PARAMETER_DOCS = """
         (slope 0.01 below 0), 'elu' (alpha 1), 'gelu' (the exact form ``u Phi(u)``,
         not the tanh approximation), 'silu' (``u logistic(u)``) and 'softplus'
         (``log(1 + exp(u))``).
-    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
+    solver : {'lbfgs', 'sgd', 'adam', 'adamw'}, default='adam'
         Weight optimizer; 'lbfgs' runs ``scipy.optimize.minimize`` on the compiled
-        loss and gradient.
+        loss and gradient; 'adamw' is Adam with decoupled weight decay
+        (``weight_decay``; not in scikit-learn).
     alpha : float, default=0.0001
         L2 penalty strength.
     batch_size : int or 'auto', default='auto'
         Mini-batch size for the stochastic solvers; 'auto' is ``min(200, n_samples)``.
-    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
-        Step-size schedule for 'sgd'.
+    learning_rate : {'constant', 'invscaling', 'adaptive', 'cosine', 'step'}, \
+default='constant'
+        Step-size schedule: 'invscaling' and 'adaptive' for 'sgd' (as scikit-learn);
+        'cosine' and 'step' (not in scikit-learn) for 'sgd', 'adam' and 'adamw',
+        computed per batch in the compiled step: 'cosine' rises linearly over
+        ``warmup_epochs`` epochs, then decays as a half cosine to 0 at ``max_iter``
+        epochs; 'step' multiplies by ``step_gamma`` every ``step_epochs`` epochs.
+        (Each ``partial_fit`` call counts as an epoch.)
     learning_rate_init : float, default=0.001
     power_t : float, default=0.5
         Exponent of the 'invscaling' schedule.
@@ -730,6 +793,24 @@ _PARAMETER_DOCS = """
     n_iter_no_change : int, default=10
     max_fun : int, default=15000
         Maximum number of loss evaluations for 'lbfgs'.
+    weight_decay : float, default=0.01
+        AdamW's decoupled weight decay: each step first multiplies the coefficients
+        (not the intercepts) by ``1 - lr * weight_decay``, ``lr`` the scheduled rate.
+        Used by solver='adamw' only; ``alpha`` still adds its L2 term to the loss (set
+        alpha=0 for pure AdamW).
+    warmup_epochs : int, default=0
+        Linear warm-up epochs of learning_rate='cosine' (fewer than ``max_iter``).
+    step_epochs : int, default=10
+        Epochs between two decays of learning_rate='step'.
+    step_gamma : float, default=0.1
+        Factor of each decay of learning_rate='step', in (0, 1].
+    dropout : float, array-like of float or None, default=None
+        Inverted dropout on the hidden layers while training with 'sgd', 'adam' or
+        'adamw': a rate in [0, 1), or one per hidden layer; kept units are scaled by
+        ``1 / (1 - rate)``, and ``predict`` uses every unit.  The masks come from a
+        counter-based generator (seeded from ``random_state``, keyed by batch, layer,
+        row and unit), so a fit gives the same results for any thread count.  Not in
+        scikit-learn.
 """
 
 
@@ -786,7 +867,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 class_weight=None):
+                 weight_decay=0.01, warmup_epochs=0, step_epochs=10, step_gamma=0.1,
+                 dropout=None, class_weight=None):
         _store_parameters(self, locals())
 
     _parameter_constraints: dict = {
@@ -795,6 +877,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     }
 
     @available_if(lambda est: est._check_solver())
+    @with_callbacks
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """Update the model with one epoch over the given data.
 
@@ -992,10 +1075,13 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                  learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000):
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 weight_decay=0.01, warmup_epochs=0, step_epochs=10, step_gamma=0.1,
+                 dropout=None):
         _store_parameters(self, locals())
 
     @available_if(lambda est: est._check_solver())
+    @with_callbacks
     def partial_fit(self, X, y, sample_weight=None):
         """Update the model with one epoch over the given data.
 

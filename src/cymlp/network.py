@@ -5,6 +5,7 @@ equations work: ``forward``, ``loss``, ``backward`` (the gradients of every laye
 ``train_epoch``.  It validates and converts its inputs; the compiled ``Engine`` computes.
 """
 import contextlib
+import numbers
 import os
 import threading
 import weakref
@@ -451,7 +452,7 @@ class Network:
         with prediction_plan(n) as n_chunks:
             return self._engine.predict(engine_input(X), None, n_chunks)
 
-    def loss(self, X, Y, sample_weight=None, alpha=0.0):
+    def loss(self, X, Y, sample_weight=None, alpha=0.0, *, dropout=None, dropout_seed=0):
         """Return the mean loss over the rows plus the L2 penalty.
 
         ``(sum_i w_i L_i + alpha/2 sum ||W||^2) / sum_i w_i``
@@ -464,6 +465,12 @@ class Network:
         sample_weight : array-like of shape (n_samples,), optional
         alpha : float, default=0
             L2 penalty strength (coefficients only, not intercepts).
+        dropout : float or sequence of float, optional
+            Inverted-dropout rate of the hidden outputs (one, or one per hidden step),
+            in [0, 1), with the fixed mask ``dropout_seed`` gives row i as the i-th
+            row of a batch: the function a training batch descends, so that gradients
+            can be checked against finite differences.
+        dropout_seed : int, default=0
 
         Returns
         -------
@@ -471,9 +478,32 @@ class Network:
         """
         X, Y, weights = self.check_xy(X, Y, sample_weight)
         with self._exclusive():
-            return self._loss_gradient(X, Y, weights, _check_alpha(alpha), False)
+            return self._loss_gradient(X, Y, weights, _check_alpha(alpha), False,
+                                       self._dropout_rates(dropout), dropout_seed)
 
-    def backward(self, X, Y, sample_weight=None, alpha=0.0):
+    def _dropout_rates(self, dropout):
+        """Per-step dropout rates for the engine from a rate or one rate per hidden
+        step (None or all zero: None)."""
+        if dropout is None:
+            return None
+        n_hidden = self.n_steps - 1
+        if np.ndim(dropout) == 0:
+            rates = [dropout] * n_hidden
+        else:
+            rates = list(dropout)
+            if len(rates) != n_hidden:
+                raise ValueError("dropout has %d rates for %d hidden steps"
+                                 % (len(rates), n_hidden))
+        try:
+            rates = np.array(rates + [0.0], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError("dropout rates must be numbers, got %r" % (dropout,)) from None
+        if not (np.isfinite(rates).all() and (rates >= 0).all() and (rates < 1).all()):
+            raise ValueError("dropout rates must be in [0, 1), got %r" % (dropout,))
+        return rates if rates.any() else None
+
+    def backward(self, X, Y, sample_weight=None, alpha=0.0, *, dropout=None,
+                 dropout_seed=0):
         """Return the loss and its gradient with respect to every W and b.
 
         ``dW_k = O_{k-1}^T Delta_k``, ``db_k = sum_rows Delta_k``,
@@ -483,8 +513,9 @@ class Network:
 
         Parameters
         ----------
-        X, Y, sample_weight, alpha
-            As in ``loss``.
+        X, Y, sample_weight, alpha, dropout, dropout_seed
+            As in ``loss`` (with dropout, a dropped unit passes no gradient and a kept
+            one ``1 / (1 - rate)`` times its own).
 
         Returns
         -------
@@ -494,15 +525,16 @@ class Network:
         """
         X, Y, weights = self.check_xy(X, Y, sample_weight)
         with self._exclusive():
-            loss = self._loss_gradient(X, Y, weights, _check_alpha(alpha), True)
+            loss = self._loss_gradient(X, Y, weights, _check_alpha(alpha), True,
+                                       self._dropout_rates(dropout), dropout_seed)
             coef_grads, intercept_grads = self._split(self._grads)
         return loss, coef_grads, intercept_grads
 
-    def _loss_gradient(self, X, Y, weights, alpha, gradient):
+    def _loss_gradient(self, X, Y, weights, alpha, gradient, dropout=None, dropout_seed=0):
         """Loss (and gradient into ``self._grads``) for checked arrays."""
         weight_sum = float(X.shape[0]) if weights is None else float(weights.sum())
         return self._engine.loss_gradient(engine_input(X), Y, weights, weight_sum, alpha,
-                                          gradient)
+                                          gradient, dropout, _seed(dropout_seed))
 
     def loss_and_flat_gradient(self, params, X, Y, sample_weight=None, alpha=0.0):
         """Set the parameters from a flat float64 vector; return loss and flat gradient.
@@ -527,7 +559,8 @@ class Network:
             return loss, self._grads.astype(np.float64)
 
     def train_epoch(self, X, Y, optimizer, batch_size=200, order=None,
-                    sample_weight=None, alpha=0.0, checked=False):
+                    sample_weight=None, alpha=0.0, checked=False, *, dropout=None,
+                    dropout_seed=0):
         """Run one epoch of mini-batch training in compiled code.
 
         For each batch of ``batch_size`` rows taken in ``order``: gather the rows,
@@ -541,7 +574,7 @@ class Network:
         ----------
         X : array-like or sparse matrix of shape (n_samples, n_inputs)
         Y : array-like of shape (n_samples, n_outputs)
-        optimizer : SGD or Adam
+        optimizer : SGD, Adam or AdamW
             Keeps its state between calls.
         batch_size : int, default=200
         order : array-like of int, optional
@@ -552,6 +585,12 @@ class Network:
             L2 penalty strength.
         checked : bool, default=False
             True when X, Y and sample_weight come from ``check_xy`` (skips the checks).
+        dropout : float or sequence of float, optional
+            Inverted dropout on the hidden outputs while training: a rate, or one per
+            hidden step, in [0, 1).  Each element's mask is a pure function of
+            ``dropout_seed``, the optimizer's batch count, the step, the row's place in
+            the batch and the unit, so results do not depend on the thread count.
+        dropout_seed : int, default=0
 
         Returns
         -------
@@ -569,12 +608,13 @@ class Network:
         if not checked:
             X, Y, sample_weight = self.check_xy(X, Y, sample_weight)
         if not isinstance(optimizer, _Optimizer):
-            raise TypeError("optimizer must be a cymlp.optimizers.SGD or Adam, got %r"
+            raise TypeError("optimizer must be a cymlp.optimizers.SGD, Adam or AdamW, got %r"
                             % (optimizer,))
         batch_size = check_positive_int(batch_size, "batch_size")
         alpha = _check_alpha(alpha)
         order = self._check_order(order, X.shape[0])
         optimizer.ensure_state(self._params.shape[0], self.dtype)
+        rates, seed = self._dropout_rates(dropout), _seed(dropout_seed)
         engine = self._engine
         batch_size = min(batch_size, order.shape[0])
         with self._exclusive(), training_plan(batch_size, engine.n_coef) as split:
@@ -582,9 +622,11 @@ class Network:
                 status = engine.train_epoch(engine_input(X), Y, sample_weight, order,
                                             batch_size,
                                             *optimizer.engine_args(), alpha, split.n_chunks,
-                                            split.by_columns)
+                                            split.by_columns, **optimizer.engine_kwargs(),
+                                            dropout=rates, dropout_seed=seed)
             finally:
                 optimizer.t = engine.last_t
+                optimizer.steps = engine.last_batch
         weight_sum = engine.last_weight_sum
         result = EpochResult(
             loss=engine.last_loss_sum / weight_sum if weight_sum else float("nan"),
@@ -615,6 +657,13 @@ class Network:
     def release_workspace(self):
         """Free the training workspace (allocated again when training resumes)."""
         self._engine.release_workspace()
+
+
+def _seed(value):
+    """A dropout seed: any integer (its low 64 bits are used)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError("dropout_seed must be an integer, got %r" % (value,))
+    return int(value) & 0xFFFFFFFFFFFFFFFF
 
 
 def _check_alpha(alpha):

@@ -5,9 +5,13 @@ these objects only hold the hyperparameters and the state buffers (one flat arra
 per state, the same length as the network's parameter buffer), so that training can
 be resumed (``partial_fit``, ``warm_start``) with the state it had.
 """
+import math
+from numbers import Integral
+
 import numpy as np
 
-from cymlp._engine import OPTIMIZER_ADAM, OPTIMIZER_SGD
+from cymlp._engine import (OPTIMIZER_ADAM, OPTIMIZER_ADAMW, OPTIMIZER_SGD, SCHEDULE_CONSTANT,
+                           SCHEDULE_COSINE, SCHEDULE_STEP)
 
 
 def _check_positive(name, value):
@@ -24,14 +28,140 @@ def _check_unit_interval(name, value, *, closed_low=True):
     return value
 
 
+def _check_count(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
+        raise ValueError("%s must be an integer >= %d, got %r" % (name, minimum, value))
+    return int(value)
+
+
+class CosineSchedule:
+    """Cosine learning-rate decay with an optional linear warm-up, counted in batches.
+
+    Batch ``b`` (from 0) trains with ``lr (b + 1) / warmup_steps`` while
+    ``b < warmup_steps``, then ``lr (1 + cos(pi (b - warmup_steps) / (total_steps -
+    warmup_steps))) / 2``, reaching 0 at ``total_steps`` and staying there.  Computed
+    in the compiled step, for every optimizer.
+
+    Parameters
+    ----------
+    total_steps : int
+        Batches of the whole schedule, warm-up included (> ``warmup_steps``).
+    warmup_steps : int, default=0
+    """
+
+    code = SCHEDULE_COSINE
+
+    def __init__(self, total_steps, warmup_steps=0):
+        self.warmup_steps = _check_count("warmup_steps", warmup_steps, 0)
+        self.total_steps = _check_count("total_steps", total_steps, self.warmup_steps + 1)
+
+    def learning_rate(self, base, step):
+        """The learning rate of batch ``step`` (from 0) for a base rate ``base``.
+
+        Parameters
+        ----------
+        base : float
+        step : int
+
+        Returns
+        -------
+        float
+        """
+        if step < self.warmup_steps:
+            return base * (step + 1) / self.warmup_steps
+        if step >= self.total_steps:
+            return 0.0
+        progress = (step - self.warmup_steps) / (self.total_steps - self.warmup_steps)
+        return 0.5 * base * (1.0 + math.cos(math.pi * progress))
+
+    def engine_kwargs(self):
+        """Return the schedule's keyword arguments of ``Engine.train_epoch``.
+
+        Returns
+        -------
+        dict
+        """
+        return dict(schedule=self.code, total=self.total_steps, warmup=self.warmup_steps)
+
+    def __repr__(self):
+        return "CosineSchedule(total_steps=%d, warmup_steps=%d)" % (self.total_steps,
+                                                                   self.warmup_steps)
+
+
+class StepSchedule:
+    """Step decay: the learning rate times ``gamma`` every ``step_size`` batches.
+
+    Parameters
+    ----------
+    step_size : int
+        Batches between two decays (>= 1).
+    gamma : float, default=0.1
+        In (0, 1].
+    """
+
+    code = SCHEDULE_STEP
+
+    def __init__(self, step_size, gamma=0.1):
+        self.step_size = _check_count("step_size", step_size, 1)
+        gamma = float(gamma)
+        if not (0 < gamma <= 1):
+            raise ValueError("gamma must be in (0, 1], got %r" % gamma)
+        self.gamma = gamma
+
+    def learning_rate(self, base, step):
+        """The learning rate of batch ``step`` (from 0) for a base rate ``base``.
+
+        Parameters
+        ----------
+        base : float
+        step : int
+
+        Returns
+        -------
+        float
+        """
+        return base * self.gamma ** (step // self.step_size)
+
+    def engine_kwargs(self):
+        """Return the schedule's keyword arguments of ``Engine.train_epoch``.
+
+        Returns
+        -------
+        dict
+        """
+        return dict(schedule=self.code, step_every=self.step_size, gamma=self.gamma)
+
+    def __repr__(self):
+        return "StepSchedule(step_size=%d, gamma=%r)" % (self.step_size, self.gamma)
+
+
 class _Optimizer:
-    """State shared by the optimizers: flat state buffers, allocated on first use."""
+    """State shared by the optimizers: flat state buffers, allocated on first use, the
+    learning-rate schedule (None: constant) and its clock, ``steps``: batches trained."""
 
     code = None
     n_states = 1
 
-    def __init__(self):
+    def __init__(self, schedule=None):
         self.states = None
+        if schedule is not None and not isinstance(schedule, (CosineSchedule, StepSchedule)):
+            raise TypeError("schedule must be a CosineSchedule, a StepSchedule or None, got "
+                            "%r" % (schedule,))
+        self.schedule = schedule
+        self.steps = 0
+
+    def engine_kwargs(self):
+        """Return the keyword arguments of ``Engine.train_epoch`` for the schedule and
+        (AdamW) the weight decay.
+
+        Returns
+        -------
+        dict
+        """
+        kwargs = dict(batch=self.steps)
+        kwargs.update(self.schedule.engine_kwargs() if self.schedule is not None
+                      else dict(schedule=SCHEDULE_CONSTANT))
+        return kwargs
 
     def ensure_state(self, n_params, dtype):
         """Allocate zeroed state buffers for ``n_params`` parameters, once.
@@ -61,12 +191,14 @@ class SGD(_Optimizer):
     momentum : float, default=0.9
         In [0, 1).
     nesterov : bool, default=True
+    schedule : CosineSchedule, StepSchedule or None, default=None
+        Learning-rate schedule over the batches (None: constant).
     """
 
     code = OPTIMIZER_SGD
 
-    def __init__(self, learning_rate=0.01, momentum=0.9, nesterov=True):
-        super().__init__()
+    def __init__(self, learning_rate=0.01, momentum=0.9, nesterov=True, schedule=None):
+        super().__init__(schedule)
         self.learning_rate = _check_positive("learning_rate", learning_rate)
         self.momentum = _check_unit_interval("momentum", momentum)
         self.nesterov = bool(nesterov)
@@ -93,12 +225,15 @@ class Adam(_Optimizer):
         Decay rates of the first and second moment estimates, in [0, 1).
     epsilon : float, default=1e-8
         Added to the root of the second moment, > 0.
+    schedule : CosineSchedule, StepSchedule or None, default=None
+        Learning-rate schedule over the batches (None: constant).
     """
 
     code = OPTIMIZER_ADAM
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
-        super().__init__()
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                 schedule=None):
+        super().__init__(schedule)
         self.learning_rate = _check_positive("learning_rate", learning_rate)
         self.beta_1 = _check_unit_interval("beta_1", beta_1)
         self.beta_2 = _check_unit_interval("beta_2", beta_2)
@@ -114,3 +249,40 @@ class Adam(_Optimizer):
         """
         return (self.code, self.learning_rate, 0.0, False, self.beta_1, self.beta_2,
                 self.epsilon, self.t, self.states[0], self.states[1])
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov and Hutter), as PyTorch's AdamW.
+
+    Each step first shrinks every coefficient (not the intercepts) by
+    ``p := p (1 - lr * weight_decay)``, ``lr`` the scheduled learning rate, then takes
+    Adam's step on the gradient (which holds the L2 term only if ``alpha`` > 0).
+
+    Parameters
+    ----------
+    learning_rate, beta_1, beta_2, epsilon, schedule
+        As for ``Adam``.
+    weight_decay : float, default=0.01
+        >= 0 (PyTorch's default).
+    """
+
+    code = OPTIMIZER_ADAMW
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                 weight_decay=0.01, schedule=None):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, schedule)
+        weight_decay = float(weight_decay)
+        if not np.isfinite(weight_decay) or weight_decay < 0:
+            raise ValueError("weight_decay must be a finite number >= 0, got %r"
+                             % weight_decay)
+        self.weight_decay = weight_decay
+
+    def engine_kwargs(self):
+        """Return the keyword arguments of ``Engine.train_epoch``: the schedule's and
+        the weight decay.
+
+        Returns
+        -------
+        dict
+        """
+        return dict(super().engine_kwargs(), weight_decay=self.weight_decay)
