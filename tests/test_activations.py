@@ -2,12 +2,10 @@
 train in both estimators and in ``Network``, survive a model file, and give predictions
 that do not depend on the thread count.  Their kernels and gradients are checked in
 test_kernels.py and test_grad.py, their split epochs in test_parallel.py."""
-import warnings
 
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
-from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
 import cymlp
@@ -16,13 +14,6 @@ from cymlp import model_io
 NEW = ["leaky_relu", "elu", "gelu", "silu", "softplus"]
 X, Y = load_digits(return_X_y=True)
 X = (X / 16.0).astype(np.float32)
-
-
-@pytest.fixture(autouse=True)
-def _quiet():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        yield
 
 
 @pytest.mark.parametrize("activation", NEW)

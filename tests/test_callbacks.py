@@ -21,13 +21,6 @@ X, Y = load_digits(return_X_y=True)
 X = X / 16.0
 
 
-@pytest.fixture(autouse=True)
-def _quiet():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        yield
-
-
 class Recorder:
     """A FitCallback that records every hook and can ask to stop after ``stop_after``
     epochs or iterations."""

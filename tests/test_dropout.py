@@ -1,12 +1,10 @@
 """Inverted dropout: the counter-based mask (rate, scale, the same bits for any row or
 column chunk), gradients against finite differences with a fixed mask, split and
 thread-count invariance, and the estimators' ``dropout``."""
-import warnings
 
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
-from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
 import cymlp
@@ -14,16 +12,10 @@ from cymlp._kernels import dropout_memview
 from cymlp._names import ACTIVATION_CODES
 from cymlp.network import Dense, Network
 from cymlp.optimizers import Adam
+from test_grad import numeric_gradient
 
 X_DIGITS, Y_DIGITS = load_digits(return_X_y=True)
 X_DIGITS = X_DIGITS / 16.0
-
-
-@pytest.fixture(autouse=True)
-def _quiet():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        yield
 
 
 # -- the mask ------------------------------------------------------------------------
@@ -64,21 +56,6 @@ def test_a_chunk_of_rows_or_units_gets_the_bits_of_the_whole():
 
 # -- gradients ------------------------------------------------------------------------
 
-def _numeric_gradient(net, X, Y, h=1e-6, **kwargs):
-    start = net.params.copy()
-    grad = np.empty_like(start)
-    for i in range(start.size):
-        step = np.zeros_like(start)
-        step[i] = h
-        net.params = start + step
-        plus = net.loss(X, Y, **kwargs)
-        net.params = start - step
-        minus = net.loss(X, Y, **kwargs)
-        grad[i] = (plus - minus) / (2 * h)
-    net.params = start
-    return grad
-
-
 @pytest.mark.parametrize("activation", sorted(ACTIVATION_CODES))
 def test_gradient_with_a_fixed_mask(activation):
     rng = np.random.default_rng(0)
@@ -88,12 +65,11 @@ def test_gradient_with_a_fixed_mask(activation):
     X = rng.normal(size=(13, 5))
     Y = np.eye(3)[rng.integers(0, 3, 13)]
     weights = rng.uniform(0.5, 2.0, 13)
-    kwargs = dict(sample_weight=weights, alpha=0.1, dropout=[0.3, 0.5, 0.2],
-                  dropout_seed=11)
-    loss, gw, gb = net.backward(X, Y, **kwargs)
+    mask = dict(dropout=[0.3, 0.5, 0.2], dropout_seed=11)
+    loss, gw, gb = net.backward(X, Y, weights, 0.1, **mask)
     got = np.concatenate([g.ravel() for g in gw + gb])
-    np.testing.assert_allclose(got, _numeric_gradient(net, X, Y, **kwargs), rtol=1e-6,
-                               atol=1e-8)
+    np.testing.assert_allclose(got, numeric_gradient(net, X, Y, weights, 0.1, **mask),
+                               rtol=1e-6, atol=1e-8)
     assert loss != net.loss(X, Y, sample_weight=weights, alpha=0.1)   # masks do act
 
 
@@ -213,3 +189,16 @@ def test_network_refuses_bad_rates_and_seeds():
         net.loss(X, Y, dropout=0.1, dropout_seed=1.5)
     with pytest.raises(ValueError, match="output step"):
         net._engine.loss_gradient(X, Y, None, 2.0, 0.0, False, np.array([0.0, 0.5]))
+
+
+def test_new_parameters_survive_a_model_file(tmp_path):
+    from cymlp import model_io
+    model = cymlp.MLPClassifier((16, 8), activation="silu", dropout=[0.1, 0.3],
+                                solver="adamw", weight_decay=0.05, learning_rate="cosine",
+                                warmup_epochs=1, max_iter=3, random_state=0)
+    model.fit(X_DIGITS, Y_DIGITS)
+    loaded = model_io.load(model_io.save(model, tmp_path / "m.npz"))
+    for name in ("activation", "dropout", "solver", "weight_decay", "learning_rate",
+                 "warmup_epochs"):
+        assert getattr(loaded, name) == getattr(model, name)
+    np.testing.assert_array_equal(loaded.predict_proba(X_DIGITS), model.predict_proba(X_DIGITS))

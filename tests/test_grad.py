@@ -20,17 +20,18 @@ def targets(output, n, k, rng):
     return rng.normal(size=(n, k))
 
 
-def numeric_gradient(net, X, Y, weights=None, alpha=0.0, h=1e-6):
-    """Central differences of net.loss over every parameter."""
+def numeric_gradient(net, X, Y, weights=None, alpha=0.0, h=1e-6, **loss_options):
+    """Central differences of net.loss over every parameter (``loss_options``: e.g. a
+    fixed dropout mask)."""
     start = net.params.copy()
     grad = np.empty_like(start)
     for i in range(start.size):
         step = np.zeros_like(start)
         step[i] = h
         net.params = start + step
-        plus = net.loss(X, Y, weights, alpha)
+        plus = net.loss(X, Y, weights, alpha, **loss_options)
         net.params = start - step
-        minus = net.loss(X, Y, weights, alpha)
+        minus = net.loss(X, Y, weights, alpha, **loss_options)
         grad[i] = (plus - minus) / (2 * h)
     net.params = start
     return grad

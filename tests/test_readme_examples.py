@@ -49,3 +49,13 @@ def test_scale_out_example(tmp_path, fashion_mnist):
     (code,) = _section_code("Scale out: Dask and Ray")
     best, score = _run(code, tmp_path).strip().rsplit("} ", 1)
     assert "hidden_layer_sizes" in best and 0.7 < float(score) <= 1.0
+
+
+def test_beyond_scikit_learn_example(tmp_path, fashion_mnist):
+    pytest.importorskip("sklearn.callback")
+    pytest.importorskip("rich")
+    (code,) = _section_code("Beyond scikit-learn")
+    assert "max_iter=40" in code
+    loss, accuracy = map(float, _run(code.replace("max_iter=40", "max_iter=3"),
+                                     tmp_path).split()[-2:])
+    assert 0 < loss < 1 and accuracy > 0.75

@@ -18,7 +18,9 @@ sio = pytest.importorskip("skops.io")
 
 # what a user of a cymlp skops file is asked to trust: cymlp's own classes, nothing else
 CYMLP_TYPES = {"cymlp.estimators.MLPClassifier", "cymlp.estimators.MLPRegressor",
-               "cymlp.network.Network", "cymlp.optimizers.Adam", "cymlp.optimizers.SGD"}
+               "cymlp.network.Network", "cymlp.optimizers.Adam", "cymlp.optimizers.AdamW",
+               "cymlp.optimizers.SGD", "cymlp.optimizers.CosineSchedule",
+               "cymlp.optimizers.StepSchedule"}
 
 
 def _fit(model, X, y):
@@ -60,6 +62,23 @@ def test_classifier_pipeline_roundtrip(data, solver, dtype):
         for model in (pipe, loaded):
             model[-1].partial_fit(model[0].transform(X), y)
         np.testing.assert_array_equal(loaded.predict_proba(X), pipe.predict_proba(X))
+
+
+@pytest.mark.parametrize("learning_rate, schedule", [("cosine", "CosineSchedule"),
+                                                     ("step", "StepSchedule")])
+def test_adamw_with_a_schedule_and_dropout_roundtrip(data, learning_rate, schedule):
+    X, rng = data
+    y = rng.integers(0, 3, len(X))
+    model = _fit(cymlp.MLPClassifier((8,), solver="adamw", learning_rate=learning_rate,
+                                     dropout=0.2, activation="gelu", max_iter=4,
+                                     random_state=0), X, y)
+    loaded, untrusted = _roundtrip(model)
+    assert set(untrusted) == {"cymlp.estimators.MLPClassifier", "cymlp.network.Network",
+                              "cymlp.optimizers.AdamW", "cymlp.optimizers." + schedule}
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    for fitted in (model, loaded):   # both go on with the same optimizer state and clock
+        fitted.partial_fit(X, y)
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
 
 
 @pytest.mark.parametrize("loss", ["squared_error", "poisson"])

@@ -1,11 +1,9 @@
 """Beyond scikit-learn: an explicit validation set (``fit(X, y, X_val=, y_val=,
 sample_weight_val=)``), the validation loss curve, and ``class_weight``."""
-import warnings
 
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import log_loss, mean_squared_error
 from sklearn.utils.class_weight import compute_sample_weight
 
@@ -15,13 +13,6 @@ from cymlp import model_io
 X_ALL, Y_ALL = load_digits(return_X_y=True)
 X_ALL = X_ALL / 16.0
 X_TRAIN, Y_TRAIN, X_VAL, Y_VAL = X_ALL[:1400], Y_ALL[:1400], X_ALL[1400:], Y_ALL[1400:]
-
-
-@pytest.fixture(autouse=True)
-def _quiet():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        yield
 
 
 def _same_weights(a, b):

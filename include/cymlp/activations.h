@@ -40,7 +40,7 @@ CYMLP_INLINE static inline void CYMLP_FN(cymlp_softmax_row)(CYMLP_REAL *z, const
  * default, not the tanh approximation. */
 CYMLP_INLINE static inline CYMLP_REAL CYMLP_FN(cymlp_gelu)(CYMLP_REAL u)
 {
-    return (CYMLP_REAL)0.5 * u * ((CYMLP_REAL)1 + CYMLP_ERF(u * (CYMLP_REAL)0.70710678118654752440));
+    return u * CYMLP_NDTR(u);
 }
 
 /* silu(u) = u logistic(u) (swish with beta = 1) */
@@ -53,7 +53,7 @@ CYMLP_INLINE static inline CYMLP_REAL CYMLP_FN(cymlp_silu)(CYMLP_REAL u)
 CYMLP_INLINE static inline CYMLP_REAL CYMLP_FN(cymlp_softplus)(CYMLP_REAL u)
 {
     CYMLP_REAL a = (u < 0) ? -u : u;
-    return ((u > 0) ? u : 0) + CYMLP_LOG1P(CYMLP_EXP(-a));
+    return ((u > 0) ? u : 0) + CYMLP_LOG1P_UNIT(CYMLP_EXP(-a));
 }
 
 /* One activation of a hidden or output unit: f(u). */
@@ -69,7 +69,7 @@ CYMLP_INLINE static inline CYMLP_REAL CYMLP_FN(cymlp_activate)(CYMLP_REAL u, int
     case CYMLP_LEAKY_RELU:
         return (u < 0) ? (CYMLP_REAL)CYMLP_LEAKY_SLOPE * u : u;
     case CYMLP_ELU:
-        return (u > 0) ? u : CYMLP_EXPM1(u);
+        return (u > 0) ? u : CYMLP_EXPM1_NEG(u);
     case CYMLP_GELU:
         return CYMLP_FN(cymlp_gelu)(u);
     case CYMLP_SILU:
@@ -99,10 +99,19 @@ CYMLP_DISPATCH static void CYMLP_FN(cymlp_bias_activation)(CYMLP_REAL *Z, const 
             continue;
         }
         if (P != NULL) {
+            /* keep U, then O := f(U), one loop per activation so that each vectorises */
             CYMLP_REAL *restrict p = P + i * cols;
-            for (j = 0; j < cols; j++) {
+            for (j = 0; j < cols; j++)
                 p[j] = z[j] + bias[j];
-                z[j] = CYMLP_FN(cymlp_activate)(p[j], act);
+            if (act == CYMLP_GELU) {
+                for (j = 0; j < cols; j++)
+                    z[j] = CYMLP_FN(cymlp_gelu)(p[j]);
+            } else if (act == CYMLP_SILU) {
+                for (j = 0; j < cols; j++)
+                    z[j] = CYMLP_FN(cymlp_silu)(p[j]);
+            } else {
+                for (j = 0; j < cols; j++)
+                    z[j] = CYMLP_FN(cymlp_activate)(p[j], act);
             }
             continue;
         }
@@ -131,7 +140,7 @@ CYMLP_DISPATCH static void CYMLP_FN(cymlp_bias_activation)(CYMLP_REAL *Z, const 
         case CYMLP_ELU:
             for (j = 0; j < cols; j++) {
                 CYMLP_REAL u = z[j] + bias[j];
-                z[j] = (u > 0) ? u : CYMLP_EXPM1(u);
+                z[j] = (u > 0) ? u : CYMLP_EXPM1_NEG(u);
             }
             break;
         case CYMLP_GELU:
@@ -161,7 +170,8 @@ CYMLP_DISPATCH static void CYMLP_FN(cymlp_bias_activation)(CYMLP_REAL *Z, const 
 /* D := D * f'(U).  f' is written from the activation's output A = f(U):
  * logistic a(1 - a), tanh 1 - a^2, relu [a > 0], leaky_relu a > 0 ? 1 : slope,
  * elu a > 0 ? 1 : a + 1 (= exp(u)), softplus 1 - exp(-a) (= logistic(u)), identity 1;
- * from the pre-activation P = U for gelu, Phi(u) + u phi(u), and silu,
+ * from the pre-activation P = U (with A) for gelu, a / u + u phi(u) = Phi(u) + u phi(u),
+ * and silu,
  * s (1 + u (1 - s)) with s = logistic(u) (P may be NULL for the others).  n = rows * cols. */
 CYMLP_DISPATCH static void CYMLP_FN(cymlp_activation_derivative)(CYMLP_REAL *restrict D,
                                                   const CYMLP_REAL *restrict A,
@@ -192,13 +202,13 @@ CYMLP_DISPATCH static void CYMLP_FN(cymlp_activation_derivative)(CYMLP_REAL *res
         break;
     case CYMLP_SOFTPLUS:
         for (i = 0; i < n; i++)
-            D[i] *= -CYMLP_EXPM1(-A[i]);
+            D[i] *= -CYMLP_EXPM1_NEG(-A[i]);
         break;
     case CYMLP_GELU:
+        /* Phi(u) from the output a = u Phi(u) (a / u; 1/2 at u = 0): no second Phi */
         for (i = 0; i < n; i++) {
             CYMLP_REAL u = P[i];
-            CYMLP_REAL cdf = (CYMLP_REAL)0.5 * ((CYMLP_REAL)1
-                             + CYMLP_ERF(u * (CYMLP_REAL)0.70710678118654752440));
+            CYMLP_REAL cdf = (u != 0) ? A[i] / u : (CYMLP_REAL)0.5;
             CYMLP_REAL pdf = (CYMLP_REAL)0.39894228040143267794 * CYMLP_EXP((CYMLP_REAL)-0.5 * u * u);
             D[i] *= cdf + u * pdf;
         }

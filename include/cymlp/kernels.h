@@ -2,8 +2,9 @@
  * (suffix _d).  The bodies live in activations.h, losses.h, optim.h, rowproduct.h,
  * sparse.h and checks.h, written
  * once over the macros CYMLP_REAL (the element type), CYMLP_FN(name) (the suffixed
- * name), CYMLP_EXP (the vectorisable exp of fastexp.h), CYMLP_SQRT, CYMLP_ERF,
- * CYMLP_LOG1P, CYMLP_EXPM1 (libm's), and CYMLP_BITS /
+ * name), CYMLP_EXP (the vectorisable exp of fastexp.h), CYMLP_SQRT, CYMLP_NDTR (Phi),
+ * CYMLP_LOG1P_UNIT (log1p on [0, 1]), CYMLP_EXPM1_NEG (expm1 on x <= 0; fastspecial.h),
+ * and CYMLP_BITS /
  * CYMLP_EXP_BITS (the same-sized unsigned integer and its exponent mask).
  *
  * Conventions: every matrix is row-major and C-contiguous; `rows` is the number of
@@ -24,6 +25,7 @@
 #define CYMLP_INLINE
 #endif
 #include "cymlp/fastexp.h"
+#include "cymlp/fastspecial.h"
 
 typedef ptrdiff_t cymlp_index;
 
@@ -89,9 +91,9 @@ static inline uint32_t cymlp_mix32(uint32_t h)
 #define CYMLP_FN(name) name##_f
 #define CYMLP_EXP cymlp_exp_f
 #define CYMLP_SQRT sqrtf
-#define CYMLP_ERF erff
-#define CYMLP_LOG1P log1pf
-#define CYMLP_EXPM1 expm1f
+#define CYMLP_NDTR cymlp_ndtr_f
+#define CYMLP_LOG1P_UNIT cymlp_log1p_unit_f
+#define CYMLP_EXPM1_NEG cymlp_expm1_neg_f
 #define CYMLP_BITS uint32_t
 #define CYMLP_EXP_BITS UINT32_C(0x7f800000)
 #include "cymlp/activations.h"
@@ -105,9 +107,9 @@ static inline uint32_t cymlp_mix32(uint32_t h)
 #undef CYMLP_FN
 #undef CYMLP_EXP
 #undef CYMLP_SQRT
-#undef CYMLP_ERF
-#undef CYMLP_LOG1P
-#undef CYMLP_EXPM1
+#undef CYMLP_NDTR
+#undef CYMLP_LOG1P_UNIT
+#undef CYMLP_EXPM1_NEG
 #undef CYMLP_BITS
 #undef CYMLP_EXP_BITS
 
@@ -115,9 +117,9 @@ static inline uint32_t cymlp_mix32(uint32_t h)
 #define CYMLP_FN(name) name##_d
 #define CYMLP_EXP cymlp_exp_d
 #define CYMLP_SQRT sqrt
-#define CYMLP_ERF erf
-#define CYMLP_LOG1P log1p
-#define CYMLP_EXPM1 expm1
+#define CYMLP_NDTR cymlp_ndtr_d
+#define CYMLP_LOG1P_UNIT cymlp_log1p_unit_d
+#define CYMLP_EXPM1_NEG cymlp_expm1_neg_d
 #define CYMLP_BITS uint64_t
 #define CYMLP_EXP_BITS UINT64_C(0x7ff0000000000000)
 #include "cymlp/activations.h"
@@ -131,9 +133,9 @@ static inline uint32_t cymlp_mix32(uint32_t h)
 #undef CYMLP_FN
 #undef CYMLP_EXP
 #undef CYMLP_SQRT
-#undef CYMLP_ERF
-#undef CYMLP_LOG1P
-#undef CYMLP_EXPM1
+#undef CYMLP_NDTR
+#undef CYMLP_LOG1P_UNIT
+#undef CYMLP_EXPM1_NEG
 #undef CYMLP_BITS
 #undef CYMLP_EXP_BITS
 

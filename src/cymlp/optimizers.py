@@ -34,7 +34,36 @@ def _check_count(name, value, minimum):
     return int(value)
 
 
-class CosineSchedule:
+class _Schedule:
+    """A learning-rate schedule over the batches, computed in the compiled step."""
+
+    code = None
+
+    def learning_rate(self, base, step):
+        """The learning rate of batch ``step`` (from 0) for a base rate ``base``.
+
+        Parameters
+        ----------
+        base : float
+        step : int
+
+        Returns
+        -------
+        float
+        """
+        return self._rate(base, step)
+
+    def engine_kwargs(self):
+        """Return the schedule's keyword arguments of ``Engine.train_epoch``.
+
+        Returns
+        -------
+        dict
+        """
+        return dict(schedule=self.code, **self._engine_fields())
+
+
+class CosineSchedule(_Schedule):
     """Cosine learning-rate decay with an optional linear warm-up, counted in batches.
 
     Batch ``b`` (from 0) trains with ``lr (b + 1) / warmup_steps`` while
@@ -55,18 +84,7 @@ class CosineSchedule:
         self.warmup_steps = _check_count("warmup_steps", warmup_steps, 0)
         self.total_steps = _check_count("total_steps", total_steps, self.warmup_steps + 1)
 
-    def learning_rate(self, base, step):
-        """The learning rate of batch ``step`` (from 0) for a base rate ``base``.
-
-        Parameters
-        ----------
-        base : float
-        step : int
-
-        Returns
-        -------
-        float
-        """
+    def _rate(self, base, step):
         if step < self.warmup_steps:
             return base * (step + 1) / self.warmup_steps
         if step >= self.total_steps:
@@ -74,21 +92,15 @@ class CosineSchedule:
         progress = (step - self.warmup_steps) / (self.total_steps - self.warmup_steps)
         return 0.5 * base * (1.0 + math.cos(math.pi * progress))
 
-    def engine_kwargs(self):
-        """Return the schedule's keyword arguments of ``Engine.train_epoch``.
-
-        Returns
-        -------
-        dict
-        """
-        return dict(schedule=self.code, total=self.total_steps, warmup=self.warmup_steps)
+    def _engine_fields(self):
+        return dict(total=self.total_steps, warmup=self.warmup_steps)
 
     def __repr__(self):
         return "CosineSchedule(total_steps=%d, warmup_steps=%d)" % (self.total_steps,
                                                                    self.warmup_steps)
 
 
-class StepSchedule:
+class StepSchedule(_Schedule):
     """Step decay: the learning rate times ``gamma`` every ``step_size`` batches.
 
     Parameters
@@ -108,28 +120,11 @@ class StepSchedule:
             raise ValueError("gamma must be in (0, 1], got %r" % gamma)
         self.gamma = gamma
 
-    def learning_rate(self, base, step):
-        """The learning rate of batch ``step`` (from 0) for a base rate ``base``.
-
-        Parameters
-        ----------
-        base : float
-        step : int
-
-        Returns
-        -------
-        float
-        """
+    def _rate(self, base, step):
         return base * self.gamma ** (step // self.step_size)
 
-    def engine_kwargs(self):
-        """Return the schedule's keyword arguments of ``Engine.train_epoch``.
-
-        Returns
-        -------
-        dict
-        """
-        return dict(schedule=self.code, step_every=self.step_size, gamma=self.gamma)
+    def _engine_fields(self):
+        return dict(step_every=self.step_size, gamma=self.gamma)
 
     def __repr__(self):
         return "StepSchedule(step_size=%d, gamma=%r)" % (self.step_size, self.gamma)
@@ -144,7 +139,7 @@ class _Optimizer:
 
     def __init__(self, schedule=None):
         self.states = None
-        if schedule is not None and not isinstance(schedule, (CosineSchedule, StepSchedule)):
+        if schedule is not None and not isinstance(schedule, _Schedule):
             raise TypeError("schedule must be a CosineSchedule, a StepSchedule or None, got "
                             "%r" % (schedule,))
         self.schedule = schedule
