@@ -26,7 +26,7 @@ try:
 except ImportError:   # scikit-learn < 1.9
     HAVE_CALLBACKS = False
 
-    class CallbackSupport:
+    class CallbackSupport:  # type: ignore[no-redef]
         """Stands in for ``sklearn.callback.CallbackSupportMixin`` where it is missing."""
 
         def set_callbacks(self, *callbacks):

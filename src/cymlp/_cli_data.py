@@ -8,6 +8,7 @@ each file read.  Problems are one-line errors naming the file (``CLIError``).
 import csv
 import hashlib
 from dataclasses import dataclass, field
+from typing import Optional
 from pathlib import Path
 
 import numpy as np
@@ -23,11 +24,11 @@ class TrainingData:
 
     X: np.ndarray
     y: np.ndarray
-    X_test: np.ndarray = None
-    y_test: np.ndarray = None
+    X_test: Optional[np.ndarray] = None
+    y_test: Optional[np.ndarray] = None
     source: str = ""
     sha256: dict = field(default_factory=dict)
-    feature_names: list = None
+    feature_names: Optional[list] = None
 
 
 def sha256_of(path):

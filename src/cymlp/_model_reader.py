@@ -43,6 +43,9 @@ _DAMAGED = (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError, TypeErr
 class ModelFileError(ValueError):
     """A model file is truncated, corrupted, forged, not a cymlp model, or too new."""
 
+    #: set when the error was not found by a check (``model_io.load``'s safety net)
+    unexpected: bool = False
+
 
 def open_archive(path):
     """Open ``path`` as a zip archive.

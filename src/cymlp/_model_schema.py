@@ -10,6 +10,7 @@ linear in the size of the header.
 """
 import json
 from dataclasses import dataclass, field
+from typing import Optional
 from numbers import Integral, Real
 
 import numpy as np
@@ -101,7 +102,7 @@ class ModelSpec:
     n_params: int
     params: dict = field(default_factory=dict)   # estimator parameters
     fitted: dict = field(default_factory=dict)   # fitted attributes to set
-    label_type: str = None
+    label_type: Optional[str] = None
     class_counts: tuple = ()  # lengths the classes member may have (classifiers)
 
     @property

@@ -2,10 +2,11 @@
 import os
 import platform
 import sys
+from typing import Any, Optional, TextIO
 
 from cymlp._threads import MIN_CHUNK_ROWS
 
-def config_info():
+def config_info() -> dict[str, Any]:
     """Return cymlp's build and run-time configuration.
 
     Returns
@@ -41,7 +42,7 @@ def config_info():
                 training_threads=blas_threads())
 
 
-def show_config(file=None):
+def show_config(file: Optional[TextIO] = None) -> None:
     """Print cymlp's version, BLAS library and threads, numpy/scipy versions, flags.
 
     Parameters

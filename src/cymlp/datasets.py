@@ -20,6 +20,9 @@ import zlib
 from dataclasses import dataclass
 from math import prod
 from pathlib import Path
+from typing import Optional
+
+from cymlp._typing import PathLike
 
 import numpy as np
 
@@ -34,14 +37,28 @@ PARTS = ("train_images", "train_labels", "test_images", "test_labels")
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """Where an IDX data set's four files live and how to check them."""
+    """Where an IDX data set's four files live and how to check them.
+
+    Parameters
+    ----------
+    name : str
+        The data set's name (its cache folder).
+    files : dict
+        ``{part: (file name without .gz, SHA-256 of the uncompressed bytes, SHA-256 of
+        the published .gz file)}`` for the parts train_images, train_labels,
+        test_images and test_labels.
+    mirror : str, optional
+        Base URL of the published .gz files.
+    debian_dir : str, optional
+        Where a Debian package installs the files.
+    """
 
     name: str
     # part -> (file name without .gz, SHA-256 of the uncompressed bytes,
     #          SHA-256 of the published .gz file)
     files: dict
-    mirror: str = None
-    debian_dir: str = None
+    mirror: Optional[str] = None
+    debian_dir: Optional[str] = None
 
 
 FASHION_MNIST = DatasetInfo(
@@ -86,17 +103,30 @@ class DatasetNotFoundError(FileNotFoundError):
 
 @dataclass
 class Dataset:
-    """Train and test split: float32 features in [0, 1], one row per image; int64 labels;
-    ``source``, the directory the files were read from."""
+    """A train and test split.
+
+    Parameters
+    ----------
+    X_train : ndarray of shape (n_train, n_features)
+        Training rows, float32 in [0, 1], one row per image.
+    y_train : ndarray of shape (n_train,)
+        Training labels, int64.
+    X_test : ndarray of shape (n_test, n_features)
+        Test rows, as ``X_train``.
+    y_test : ndarray of shape (n_test,)
+        Test labels.
+    source : str, optional
+        The directory the files were read from.
+    """
 
     X_train: np.ndarray
     y_train: np.ndarray
     X_test: np.ndarray
     y_test: np.ndarray
-    source: str = None
+    source: Optional[str] = None
 
 
-def parse_idx(raw, name="<bytes>", sha256=None):
+def parse_idx(raw: bytes, name: str = "<bytes>", sha256: Optional[str] = None) -> np.ndarray:
     """Parse the bytes of an IDX file into an array.
 
     Parameters
@@ -171,7 +201,7 @@ def _read_idx_stream(stream, name, sha256=None):
     return array.astype(dtype.newbyteorder("="))
 
 
-def read_idx(path, sha256=None):
+def read_idx(path: PathLike, sha256: Optional[str] = None) -> np.ndarray:
     """Read an IDX file (MNIST format), gzipped (``.gz``) or raw.
 
     A gzipped file is inflated only as far as its IDX header declares (plus one byte).
@@ -179,12 +209,14 @@ def read_idx(path, sha256=None):
     Parameters
     ----------
     path : str or Path
+        An IDX file, gzip-compressed if its name ends in .gz.
     sha256 : str, optional
         The SHA-256 the uncompressed bytes must have.
 
     Returns
     -------
     ndarray
+        The array the file holds.
 
     Raises
     ------
@@ -207,16 +239,18 @@ def _read_idx_file(path, gzipped, name, sha256):
         raise ValueError("%s is a corrupted or truncated gzip file (%s)" % (name, exc)) from None
 
 
-def cache_dir(name):
+def cache_dir(name: str) -> Path:
     """Return the user cache directory for data set ``name``.
 
     Parameters
     ----------
     name : str
+        The data set's name.
 
     Returns
     -------
     Path
+        ``$CYMLP_DATA_DIR/<name>`` or ``~/.cache/cymlp/<name>``.
     """
     root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(root) / "cymlp" / name
@@ -237,12 +271,14 @@ def _complete(directory, info):
     return found if all(found.values()) else None
 
 
-def search_locations(info, path=None, cache=None):
+def search_locations(info: DatasetInfo, path: Optional[PathLike] = None,
+                     cache: Optional[PathLike] = None) -> list[Path]:
     """Return the directories searched for ``info``'s files, in order.
 
     Parameters
     ----------
     info : DatasetInfo
+        The data set.
     path : str or Path, optional
         An explicit directory, searched first.
     cache : str or Path, optional
@@ -251,6 +287,7 @@ def search_locations(info, path=None, cache=None):
     Returns
     -------
     list of Path
+        The directories to search, in order.
     """
     places = []
     if path is not None:
@@ -264,7 +301,8 @@ def search_locations(info, path=None, cache=None):
     return places
 
 
-def download(info, directory, base_url=None, timeout=60.0):
+def download(info: DatasetInfo, directory: PathLike, base_url: Optional[str] = None,
+             timeout: float = 60.0) -> dict[str, Path]:
     """Download the four files of ``info`` into ``directory``, verifying each one.
 
     A file is first written to a temporary name in ``directory``; it is renamed to its
@@ -274,7 +312,9 @@ def download(info, directory, base_url=None, timeout=60.0):
     Parameters
     ----------
     info : DatasetInfo
+        The data set.
     directory : str or Path
+        Where to write the verified files.
     base_url : str, optional
         Mirror to use instead of ``info.mirror`` (must end with '/').
     timeout : float, default=60
@@ -321,21 +361,21 @@ def download(info, directory, base_url=None, timeout=60.0):
     return found
 
 
-def locate(info, path=None, *, download_missing=True, cache=None, base_url=None):
-    """Return {part: Path} for ``info``'s four files, downloading them if needed.
+def locate(info: DatasetInfo, path: Optional[PathLike] = None, *,
+           download_missing: bool = True, cache: Optional[PathLike] = None,
+           base_url: Optional[str] = None) -> dict[str, Path]:
+    """Return {{part: Path}} for ``info``'s four files, downloading them if needed.
 
     Parameters
     ----------
     info : DatasetInfo
-    path : str or Path, optional
-        A directory that must hold the four files (no other location is searched).
-    download_missing : bool, default=True
-    cache : str or Path, optional
-    base_url : str, optional
+        The data set.
+    {load_parameters}
 
     Returns
     -------
     dict
+        ``{{part: Path}}`` of the verified files.
     """
     if path is not None:
         # a folder the caller names must hold the data: no fallback to another copy
@@ -360,24 +400,21 @@ def locate(info, path=None, *, download_missing=True, cache=None, base_url=None)
     return download(info, places[-1], base_url=base_url)
 
 
-def load(info, path=None, *, download_missing=True, cache=None, base_url=None):
+def load(info: DatasetInfo, path: Optional[PathLike] = None, *,
+         download_missing: bool = True, cache: Optional[PathLike] = None,
+         base_url: Optional[str] = None) -> Dataset:
     """Load an IDX image data set as float32 features in [0, 1] and int64 labels.
 
     Parameters
     ----------
     info : DatasetInfo
-    path : str or Path, optional
-        A directory that must hold the files (then nothing else is searched).
-    download_missing : bool, default=True
-        Download (and verify) when no location has the files.
-    cache : str or Path, optional
-        Cache directory to search and download into.
-    base_url : str, optional
-        Mirror URL for the download.
+        The data set.
+    {load_parameters}
 
     Returns
     -------
     Dataset
+        The train and test split.
     """
     files = locate(info, path, download_missing=download_missing, cache=cache,
                    base_url=base_url)
@@ -403,32 +440,55 @@ def _scale(images):
     return images.reshape(images.shape[0], -1).astype(np.float32) / np.float32(255)
 
 
-def load_fashion_mnist(path=None, *, download_missing=True, cache=None, base_url=None):
+def load_fashion_mnist(path: Optional[PathLike] = None, *, download_missing: bool = True,
+                       cache: Optional[PathLike] = None,
+                       base_url: Optional[str] = None) -> Dataset:
     """Load Fashion-MNIST (60,000 training and 10,000 test images, 28x28, 10 classes).
 
     Parameters
     ----------
-    path, download_missing, cache, base_url
-        See ``load``.
+    {load_parameters}
 
     Returns
     -------
     Dataset
+        60,000 training and 10,000 test images, 784 features in [0, 1], labels 0-9.
     """
     return load(FASHION_MNIST, path, download_missing=download_missing, cache=cache,
                 base_url=base_url)
 
 
-def load_mnist(path=None, *, cache=None):
+def load_mnist(path: Optional[PathLike] = None, *,
+               cache: Optional[PathLike] = None) -> Dataset:
     """Load MNIST from local IDX files (``path``, ``CYMLP_DATA_DIR`` or the cache).
 
     Parameters
     ----------
-    path, cache
-        See ``load``.
+    path : str or Path, optional
+        A directory that must hold the files (then nothing else is searched).
+    cache : str or Path, optional
+        Cache directory to search.
 
     Returns
     -------
     Dataset
+        The train and test split.
     """
     return load(MNIST, path, download_missing=False, cache=cache)
+
+
+# the parameters of locate, load and load_fashion_mnist, documented once
+_LOAD_PARAMETERS = """
+    path : str or Path, optional
+        A directory that must hold the four files (then no other location is
+        searched).
+    download_missing : bool, default=True
+        Download (and verify) when no location has the files.
+    cache : str or Path, optional
+        Cache directory to search and download into.
+    base_url : str, optional
+        Mirror URL for the download.
+"""
+for _loader in (locate, load, load_fashion_mnist):
+    if _loader.__doc__:   # (python -OO strips docstrings)
+        _loader.__doc__ = _loader.__doc__.format(load_parameters=_LOAD_PARAMETERS.strip())

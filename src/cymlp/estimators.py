@@ -33,9 +33,11 @@ import copy
 import operator
 import warnings
 from numbers import Integral, Real
+from typing import Optional, TypeVar
 
 import numpy as np
 import scipy.optimize
+from numpy.typing import ArrayLike
 import scipy.sparse
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
@@ -52,12 +54,14 @@ from sklearn.utils.validation import validate_data
 from cymlp._callbacks import CallbackSupport, fit_tasks, with_callbacks
 from cymlp._names import ACTIVATION_CODES
 from cymlp._threads import training_plan
+from cymlp._typing import MatrixLike
 from cymlp._checks import NOT_FINITE, READY, ready_matrix_state
 from cymlp._validation import c_array, check_csr_matrix, check_sample_weight
 from cymlp.network import DivergenceError, Network
 from cymlp.optimizers import SGD, Adam, AdamW, CosineSchedule, StepSchedule
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw")
+_Estimator = TypeVar("_Estimator", bound="_BaseMLP")
 
 # a validation set as the epoch loop uses it: X ready for the network, Y encoded as the
 # network's targets (for the loss), y as the user's labels or values (for the score),
@@ -151,16 +155,21 @@ class _BaseMLP(CallbackSupport, BaseEstimator):
     # -- fitting ---------------------------------------------------------
 
     @with_callbacks
-    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None,
-            sample_weight_val=None):
+    def fit(self: _Estimator, X: MatrixLike, y: ArrayLike,
+            sample_weight: Optional[ArrayLike] = None, *, X_val: Optional[MatrixLike] = None,
+            y_val: Optional[ArrayLike] = None,
+            sample_weight_val: Optional[ArrayLike] = None) -> _Estimator:
         """Fit the model to data matrix X and target(s) y.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input samples.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Class labels or a label indicator matrix (classifier), values (regressor).
         sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples in the loss (and, with early stopping's split, in the
+            validation score); None weighs every sample 1.
         X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
             A validation set (the convention of scikit-learn's ``HistGradientBoosting*``),
             for the stochastic solvers: every epoch records its score in
@@ -174,7 +183,8 @@ class _BaseMLP(CallbackSupport, BaseEstimator):
 
         Returns
         -------
-        self : the fitted estimator
+        object
+            The fitted estimator (``self``).
         """
         self._validate_params()
         if (X_val is None) != (y_val is None):
@@ -750,7 +760,7 @@ def _engine_ready(X, dtype):
 
 
 _PARAMETER_DOCS = """
-    hidden_layer_sizes : array-like of shape(n_layers - 2,), default=(100,)
+    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         The ith element is the number of neurons in the ith hidden layer.
     activation : {'identity', 'logistic', 'tanh', 'relu', 'leaky_relu', 'elu', 'gelu', \
 'silu', 'softplus'}, default='relu'
@@ -763,7 +773,7 @@ _PARAMETER_DOCS = """
         loss and gradient; 'adamw' is Adam with decoupled weight decay
         (``weight_decay``; not in scikit-learn).
     alpha : float, default=0.0001
-        L2 penalty strength.
+        Strength of the L2 penalty on the coefficients (not the intercepts).
     batch_size : int or 'auto', default='auto'
         Mini-batch size for the stochastic solvers; 'auto' is ``min(200, n_samples)``.
     learning_rate : {'constant', 'invscaling', 'adaptive', 'cosine', 'step'}, \
@@ -775,22 +785,42 @@ default='constant'
         epochs; 'step' multiplies by ``step_gamma`` every ``step_epochs`` epochs.
         (Each ``partial_fit`` call counts as an epoch.)
     learning_rate_init : float, default=0.001
+        The initial (base) step size of 'sgd', 'adam' and 'adamw'.
     power_t : float, default=0.5
         Exponent of the 'invscaling' schedule.
     max_iter : int, default=200
         Epochs for the stochastic solvers, iterations for 'lbfgs'.
     shuffle : bool, default=True
+        Whether to shuffle the samples before every epoch (stochastic solvers).
     random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, the shuffles, the early-stopping split and the
+        dropout masks; the same seed draws what scikit-learn draws.
     tol : float, default=1e-4
+        Tolerance: training stops when the loss (or the validation score, with early
+        stopping) improves by less than ``tol`` for ``n_iter_no_change`` epochs;
+        'lbfgs' uses it as ``gtol``.
     verbose : bool, default=False
+        Print the loss (and validation score) after every epoch.
     warm_start : bool, default=False
+        Continue from the fitted weights on the next ``fit``.
     momentum : float, default=0.9
+        Momentum of 'sgd', in [0, 1].
     nesterovs_momentum : bool, default=True
+        Whether 'sgd' uses Nesterov's momentum.
     early_stopping : bool, default=False
+        Stop when the validation score stops improving, and keep the weights of its
+        best epoch; the validation set is ``X_val`` if given to ``fit``, else
+        ``validation_fraction`` of the training data (stochastic solvers).
     validation_fraction : float, default=0.1
-    beta_1, beta_2 : float, default=0.9, 0.999
+        Share of the training data set aside for early stopping, in [0, 1).
+    beta_1 : float, default=0.9
+        Decay of Adam's (and AdamW's) first moment estimates, in [0, 1).
+    beta_2 : float, default=0.999
+        Decay of Adam's (and AdamW's) second moment estimates, in [0, 1).
     epsilon : float, default=1e-8
+        Added to the root of Adam's second moment estimate, > 0.
     n_iter_no_change : int, default=10
+        Epochs without an improvement of at least ``tol`` before stopping.
     max_fun : int, default=15000
         Maximum number of loss evaluations for 'lbfgs'.
     weight_decay : float, default=0.01
@@ -813,6 +843,44 @@ default='constant'
         scikit-learn.
 """
 
+_ATTRIBUTE_DOCS = """
+    loss_ : float
+        The loss after the last epoch (iteration for 'lbfgs'), data part plus L2 term,
+        on scikit-learn's scale.
+    best_loss_ : float or None
+        The lowest ``loss_`` reached (None with early stopping).
+    loss_curve_ : list of float
+        ``loss_`` after every epoch (stochastic solvers).
+    validation_scores_ : list of float or None
+        The validation score after each epoch, when a validation set is used (early
+        stopping, or ``X_val`` given to ``fit``).
+    validation_loss_curve_ : list of float or None
+        The loss of ``loss_curve_`` on the validation set after each epoch: its data
+        part on the validation samples plus the same L2 term.  Not in scikit-learn.
+    best_validation_score_ : float or None
+        The best validation score (early stopping), else None.
+    t_ : int
+        Training samples seen by the solver.
+    coefs_ : list of ndarray of shape (n_in, n_out)
+        The coefficient matrix of each layer: views of the compiled network's
+        parameters (assigning new arrays is allowed).
+    intercepts_ : list of ndarray of shape (n_out,)
+        The intercept vector of each layer, views like ``coefs_``.
+    n_features_in_ : int
+        Number of features seen during ``fit``.
+    feature_names_in_ : ndarray of shape (n_features,)
+        Names of the features seen during ``fit``, when X had string column names.
+    n_iter_ : int
+        Epochs (or L-BFGS iterations) run.
+    n_layers_ : int
+        Number of layers, input and output included.
+    n_outputs_ : int
+        Number of outputs.
+    out_activation_ : str
+        The output activation: 'softmax' or 'logistic' (classifier), 'identity' or
+        'exp' (regressor).
+"""
+
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
     """Multi-layer perceptron classifier with a compiled core.
@@ -832,24 +900,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     Attributes
     ----------
-    classes_ : ndarray or list of ndarray
-    loss_, best_loss_ : float
-    loss_curve_ : list of float
-    validation_scores_ : list of float or None
-        The validation score after each epoch, when a validation set is used (early
-        stopping, or ``X_val`` given to ``fit``).
-    validation_loss_curve_ : list of float or None
-        The loss of ``loss_curve_`` on the validation set after each epoch: its data
-        part on the validation samples plus the same L2 term.  Not in scikit-learn.
-    best_validation_score_ : float or None
-    t_ : int
-        Samples seen by the solver.
-    coefs_, intercepts_ : list of ndarray
-        Views of the compiled network's parameters.
-    n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-    n_iter_, n_layers_, n_outputs_ : int
-    out_activation_ : str
+    classes_ : ndarray of shape (n_classes,)
+        The class labels (for multilabel y, the label indices).
+    {attributes}
 
     Examples
     --------
@@ -875,23 +928,30 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         **_BaseMLP._parameter_constraints,
         "class_weight": [dict, StrOptions({"balanced"}), None],
     }
+    classes_: np.ndarray   # set by fit (annotation only: no class attribute)
 
     @available_if(lambda est: est._check_solver())
     @with_callbacks
-    def partial_fit(self, X, y, sample_weight=None, classes=None):
+    def partial_fit(self, X: MatrixLike, y: ArrayLike,
+                    sample_weight: Optional[ArrayLike] = None,
+                    classes: Optional[ArrayLike] = None) -> "MLPClassifier":
         """Update the model with one epoch over the given data.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
+            The input samples.
+        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+            Class labels, or a label indicator matrix.
         sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples in the loss.
         classes : array of shape (n_classes,), default=None
             All classes across calls; required on the first call.
 
         Returns
         -------
-        self : MLPClassifier
+        MLPClassifier
+            The updated estimator (``self``).
         """
         self._validate_params()
         first_call = not hasattr(self, "classes_")
@@ -976,30 +1036,34 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return np.nan   # scikit-learn's score of a diverged model
         return accuracy_score(y_val, self._decode(output), sample_weight=w_val)
 
-    def predict(self, X):
+    def predict(self, X: MatrixLike) -> np.ndarray:
         """Predict classes.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input samples.
 
         Returns
         -------
-        y : ndarray of shape (n_samples,) or (n_samples, n_classes)
+        ndarray of shape (n_samples,) or (n_samples, n_classes)
             Class labels, or the label indicator matrix for multilabel models.
         """
         return self._decode(self._forward(X))
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: MatrixLike) -> np.ndarray:
         """Probability estimates, one column per class in ``classes_`` order.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input samples.
 
         Returns
         -------
         ndarray of shape (n_samples, n_classes)
+            The probability of each class; a binary model's columns are ``1 - p`` and
+            ``p``.
         """
         output = self._forward(X)
         if self.n_outputs_ == 1:
@@ -1007,16 +1071,18 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return np.vstack([1 - p, p]).T
         return output
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: MatrixLike) -> np.ndarray:
         """Log of ``predict_proba``.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input samples.
 
         Returns
         -------
         ndarray of shape (n_samples, n_classes)
+            The natural log of each class's probability.
         """
         proba = self.predict_proba(X)
         return np.log(proba, out=proba)
@@ -1036,31 +1102,21 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     Parameters
     ----------
     loss : {{'squared_error', 'poisson'}}, default='squared_error'
+        The loss: the squared error with an identity output, or the half Poisson
+        deviance with an exp output (non-negative targets).
     {params}
+
     Attributes
     ----------
-    loss_, best_loss_ : float
-    loss_curve_ : list of float
-    validation_scores_ : list of float or None
-        The validation R² after each epoch, when a validation set is used (early
-        stopping, or ``X_val`` given to ``fit``).
-    validation_loss_curve_ : list of float or None
-        The loss of ``loss_curve_`` on the validation set after each epoch: its data
-        part on the validation samples plus the same L2 term.  Not in scikit-learn.
-    best_validation_score_ : float or None
-    t_ : int
-    coefs_, intercepts_ : list of ndarray
-    n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-    n_iter_, n_layers_, n_outputs_ : int
-    out_activation_ : str
+    {attributes}
 
     Examples
     --------
     >>> import numpy as np
     >>> from cymlp import MLPRegressor
     >>> X = np.linspace(0, 1, 50)[:, None]
-    >>> reg = MLPRegressor((16,), solver="lbfgs", random_state=0).fit(X, 2 * X.ravel())
+    >>> reg = MLPRegressor(hidden_layer_sizes=(16,), solver="lbfgs", random_state=0)
+    >>> reg = reg.fit(X, 2 * X.ravel())
     >>> round(float(reg.score(X, 2 * X.ravel())), 2)
     1.0
     """
@@ -1082,18 +1138,23 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     @available_if(lambda est: est._check_solver())
     @with_callbacks
-    def partial_fit(self, X, y, sample_weight=None):
+    def partial_fit(self, X: MatrixLike, y: ArrayLike,
+                    sample_weight: Optional[ArrayLike] = None) -> "MLPRegressor":
         """Update the model with one epoch over the given data.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input samples.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Target values.
         sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples in the loss.
 
         Returns
         -------
-        self : MLPRegressor
+        MLPRegressor
+            The updated estimator (``self``).
         """
         self._validate_params()
         return self._fit(X, y, sample_weight, incremental=True)
@@ -1138,19 +1199,24 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _shape_output(output):
         return output.ravel() if output.shape[1] == 1 else output
 
-    def predict(self, X):
+    def predict(self, X: MatrixLike) -> np.ndarray:
         """Predict using the multi-layer perceptron model.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input samples.
 
         Returns
         -------
-        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The predicted values (one column per output for multi-output models).
         """
         return self._shape_output(self._forward(X))
 
 
-MLPClassifier.__doc__ = MLPClassifier.__doc__.format(params=_PARAMETER_DOCS.strip("\n"))
-MLPRegressor.__doc__ = MLPRegressor.__doc__.format(params=_PARAMETER_DOCS.strip("\n"))
+# the shared sections go in at the placeholders' indentation (the placeholder line has it)
+for _estimator in (MLPClassifier, MLPRegressor):
+    if _estimator.__doc__:   # (python -OO strips docstrings)
+        _estimator.__doc__ = _estimator.__doc__.format(params=_PARAMETER_DOCS.strip(),
+                                                       attributes=_ATTRIBUTE_DOCS.strip())

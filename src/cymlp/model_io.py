@@ -20,6 +20,7 @@ import json
 import os
 import secrets
 from pathlib import Path
+from typing import Any, Union
 
 import numpy as np
 from sklearn.preprocessing import LabelBinarizer
@@ -28,10 +29,12 @@ from cymlp import _model_reader as _reader
 from cymlp import _model_schema as _schema
 from cymlp._model_reader import ModelFileError
 from cymlp._model_schema import FORMAT_NAME, FORMAT_VERSION
+from cymlp._typing import PathLike
 from cymlp.estimators import MLPClassifier, MLPRegressor
 from cymlp.network import Dense, Network, _rebuild
 
-_ESTIMATORS = {"MLPClassifier": MLPClassifier, "MLPRegressor": MLPRegressor}
+_ESTIMATORS: dict[str, type] = {"MLPClassifier": MLPClassifier,
+                                "MLPRegressor": MLPRegressor}
 _FITTED_LISTS = ("loss_curve_", "validation_scores_", "validation_loss_curve_")
 _FITTED_SCALARS = tuple(name for name in _schema.FITTED_ATTRIBUTES if name not in _FITTED_LISTS)
 
@@ -67,7 +70,7 @@ def _checksum(entries):
     return np.frombuffer(digest.digest(), dtype=np.uint8)
 
 
-def save(model, path):
+def save(model: Union[Network, MLPClassifier, MLPRegressor], path: PathLike) -> Path:
     """Save a ``Network``, ``MLPClassifier`` or ``MLPRegressor`` to ``path``.
 
     The file is written under a temporary name and renamed, so a crash never leaves
@@ -75,7 +78,8 @@ def save(model, path):
 
     Parameters
     ----------
-    model : Network, MLPClassifier or MLPRegressor (fitted)
+    model : Network, MLPClassifier or MLPRegressor
+        The model; an estimator must be fitted.
     path : str or Path
         Usually ending in ``.npz``.
 
@@ -84,7 +88,7 @@ def save(model, path):
     Path
         The path written.
     """
-    header = {"format": FORMAT_NAME, "version": FORMAT_VERSION}
+    header: dict[str, Any] = {"format": FORMAT_NAME, "version": FORMAT_VERSION}
     entries = {}
     if isinstance(model, Network):
         net = model
@@ -124,7 +128,8 @@ def save(model, path):
                      0o666)
     try:
         with os.fdopen(handle, "wb") as out:
-            np.savez(out, **entries)
+            # (the member names are ours, never numpy's allow_pickle keyword)
+            np.savez(out, **entries)  # type: ignore[arg-type]
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
@@ -230,7 +235,7 @@ def _check_classes(classes, spec, path):
                              % (path, classes.size - 1))
 
 
-def load(path):
+def load(path: PathLike) -> Union[Network, MLPClassifier, MLPRegressor]:
     """Load a model written by ``save``, treating the file as untrusted input.
 
     Before anything is inflated or allocated, the zip directory is checked (only the
@@ -245,10 +250,12 @@ def load(path):
     Parameters
     ----------
     path : str or Path
+        A model file.
 
     Returns
     -------
     Network, MLPClassifier or MLPRegressor
+        The model, ready to predict (and an estimator to go on training).
 
     Raises
     ------

@@ -10,12 +10,14 @@ import os
 import threading
 import weakref
 from dataclasses import dataclass
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
 from cymlp._engine import EPOCH_DIVERGED, Engine
 from cymlp._model_schema import check_network
 from cymlp._names import ACTIVATION_CODES, OUTPUT_CODES, OUTPUT_LOSSES
+from cymlp._typing import FloatArray, MatrixLike, RandomStateLike
 from cymlp._threads import (MIN_PREDICT_ROWS, install_thread_queries, prediction_plan,
                             training_plan)
 from cymlp._validation import (c_array, check_float_matrix, check_positive_int,
@@ -26,7 +28,7 @@ DTYPES = (np.float32, np.float64)
 
 # Every live Network, so that a forked child can give each a fresh workspace lock (one
 # held by a parent thread that the child does not have would never be released).
-_NETWORKS = weakref.WeakSet()
+_NETWORKS: "weakref.WeakSet[Network]" = weakref.WeakSet()
 
 
 def _reset_locks_after_fork():
@@ -51,7 +53,7 @@ class Dense:
         Fan-in and fan-out, >= 1.
     """
 
-    def __init__(self, n_in, n_out):
+    def __init__(self, n_in: int, n_out: int) -> None:
         self.n_in = check_positive_int(n_in, "n_in")
         self.n_out = check_positive_int(n_out, "n_out")
 
@@ -62,19 +64,24 @@ class Dense:
 class DivergenceError(ValueError):
     """Training produced a non-finite loss; the batch that did is not applied."""
 
+    #: the epoch's figures up to the batch that diverged (``train_epoch`` sets it)
+    result: Optional["EpochResult"] = None
+
 
 @dataclass
 class EpochResult:
     """Outcome of ``Network.train_epoch``.
 
-    Attributes
+    Parameters
     ----------
     loss : float
         Weighted mean over the batches of the batch loss (data loss plus L2 term).
     penalty : float
         The L2 term's part of ``loss`` (``loss - penalty`` is the data loss).
-    n_batches, n_samples : int
-        Batches and samples processed.
+    n_batches : int
+        Batches processed.
+    n_samples : int
+        Samples processed.
     weight_sum : float
         Sum of the sample weights processed (``n_samples`` without weights).
     """
@@ -164,8 +171,10 @@ class Network:
     [(4, 8), (8, 3)]
     """
 
-    def __init__(self, layers, activation="relu", output="softmax", *, dtype=np.float64,
-                 random_state=None, init_factor=None):
+    def __init__(self, layers: Sequence[Union[int, "Dense"]],
+                 activation: Union[str, Sequence[str]] = "relu", output: str = "softmax", *,
+                 dtype: Any = np.float64, random_state: RandomStateLike = None,
+                 init_factor: Optional[float] = None) -> None:
         steps = _as_steps(layers)
         self.hidden_activations = _as_activations(activation, len(steps) - 1)
         if output not in OUTPUT_CODES:
@@ -178,8 +187,8 @@ class Network:
             if steps[k].n_in != steps[k - 1].n_out:
                 raise ValueError("step %d has %d inputs but step %d has %d outputs"
                                  % (k, steps[k].n_in, k - 1, steps[k - 1].n_out))
-        self.layers = []
-        self.step_layers = []
+        self.layers: list[Dense] = []
+        self.step_layers: list[int] = []
         index_of = {}   # id(Dense) -> its index in self.layers (one pass, not a scan)
         for dense in steps:
             if id(dense) not in index_of:
@@ -220,37 +229,37 @@ class Network:
         _NETWORKS.add(self)
 
     @property
-    def n_inputs(self):
+    def n_inputs(self) -> int:
         """Number of input features."""
         return self._engine.n_in
 
     @property
-    def n_outputs(self):
+    def n_outputs(self) -> int:
         """Number of outputs."""
         return self._engine.n_out
 
     @property
-    def n_steps(self):
+    def n_steps(self) -> int:
         """Number of layer applications (a shared layer counts once per use)."""
         return len(self.step_layers)
 
     @property
-    def loss_name(self):
+    def loss_name(self) -> str:
         """Name of the loss the output activation is paired with."""
         return OUTPUT_LOSSES[self.output]
 
     @property
-    def n_coef(self):
+    def n_coef(self) -> int:
         """Length of the coefficient prefix of ``params``."""
         return self._engine.n_coef
 
     @property
-    def params(self):
+    def params(self) -> FloatArray:
         """The flat parameter buffer (a writable view)."""
         return self._params
 
     @params.setter
-    def params(self, values):
+    def params(self, values: Any) -> None:
         values = np.asarray(values)
         if values.shape != self._params.shape:
             raise ValueError("params must have shape %s, got %s"
@@ -260,21 +269,21 @@ class Network:
         self._params[...] = values
 
     @property
-    def coefs(self):
+    def coefs(self) -> list[FloatArray]:
         """Coefficient matrices, one per unique layer, as views of ``params``."""
         return [self._params[a:b].reshape(shape) for a, b, shape in self._coef_slices]
 
     @coefs.setter
-    def coefs(self, values):
+    def coefs(self, values: Sequence[Any]) -> None:
         self._assign(values, self.coefs, "coefs")
 
     @property
-    def intercepts(self):
+    def intercepts(self) -> list[FloatArray]:
         """Intercept vectors, one per unique layer, as views of ``params``."""
         return [self._params[a:b] for a, b in self._intercept_slices]
 
     @intercepts.setter
-    def intercepts(self, values):
+    def intercepts(self, values: Sequence[Any]) -> None:
         self._assign(values, self.intercepts, "intercepts")
 
     def _assign(self, values, targets, name):
@@ -297,12 +306,14 @@ class Network:
         intercepts = [flat[a:b].copy() for a, b in self._intercept_slices]
         return coefs, intercepts
 
-    def initialize(self, random_state=None, init_factor=None):
+    def initialize(self, random_state: RandomStateLike = None,
+                   init_factor: Optional[float] = None) -> None:
         """Draw new parameters, Glorot-uniform, layer by layer (W then b).
 
         Parameters
         ----------
         random_state : int, RandomState or None
+            Seeds the draws (a RandomState is drawn from, as scikit-learn does).
         init_factor : float, optional
             See the class docstring.
         """
@@ -322,9 +333,8 @@ class Network:
         layers = [Dense(layer.n_in, layer.n_out) for layer in self.layers]
         return [layers[i] for i in self.step_layers]
 
-    def with_activation(self, activation):
-        """Return a new network with these parameters (copied) and other hidden
-        activations.
+    def with_activation(self, activation: Union[str, Sequence[str]]) -> "Network":
+        """Return a copy of this network with other hidden activations.
 
         Parameters
         ----------
@@ -334,11 +344,12 @@ class Network:
         Returns
         -------
         Network
+            A new network with a copy of these parameters.
         """
         return _rebuild(self._step_copies(), activation, self.output, self.dtype.type,
                         self._params)
 
-    def layout(self):
+    def layout(self) -> dict[str, Any]:
         """Describe the layer layout as plain lists and strings.
 
         Returns
@@ -390,19 +401,27 @@ class Network:
 
     # -- checks -----------------------------------------------------------
 
-    def check_xy(self, X, Y, sample_weight=None):
+    def check_xy(self, X: MatrixLike, Y: Any,
+                 sample_weight: Any = None) -> tuple[Any, FloatArray, Optional[FloatArray]]:
         """Validate and convert training data once, for repeated internal use.
 
         Parameters
         ----------
         X : array-like or sparse matrix of shape (n_samples, n_inputs)
+            The input rows.
         Y : array-like of shape (n_samples, n_outputs)
+            The targets.
         sample_weight : array-like of shape (n_samples,), optional
+            Finite, non-negative weights, not all zero.
 
         Returns
         -------
-        X, Y : ndarray, C-contiguous, the network's dtype
+        X : ndarray or CSRRows
+            C-contiguous and aligned in the network's dtype (a sparse X as CSR rows).
+        Y : ndarray
+            C-contiguous and aligned in the network's dtype.
         sample_weight : ndarray or None
+            The weights in the network's dtype.
         """
         X = check_float_matrix(X, "X", self.dtype, self.n_inputs)
         Y = check_float_matrix(Y, "Y", self.dtype, self.n_outputs)
@@ -424,7 +443,7 @@ class Network:
 
     # -- the math ---------------------------------------------------------
 
-    def forward(self, X):
+    def forward(self, X: MatrixLike) -> FloatArray:
         """Return the network output ``O_L`` for the rows of X.
 
         Thread-safe: several threads may call it on one network at once.  Fewer than 8
@@ -435,10 +454,12 @@ class Network:
         Parameters
         ----------
         X : array-like or sparse matrix of shape (n_samples, n_inputs)
+            The input rows.
 
         Returns
         -------
-        ndarray of shape (n_samples, n_outputs), the network's dtype
+        ndarray of shape (n_samples, n_outputs)
+            The output activations, in the network's dtype.
         """
         X = check_float_matrix(X, "X", self.dtype, self._engine.n_in, allow_empty=True)
         return self._forward(X)
@@ -452,7 +473,8 @@ class Network:
         with prediction_plan(n) as n_chunks:
             return self._engine.predict(engine_input(X), None, n_chunks)
 
-    def loss(self, X, Y, sample_weight=None, alpha=0.0, *, dropout=None, dropout_seed=0):
+    def loss(self, X: MatrixLike, Y: Any, sample_weight: Any = None, alpha: float = 0.0, *,
+             dropout: Any = None, dropout_seed: int = 0) -> float:
         """Return the mean loss over the rows plus the L2 penalty.
 
         ``(sum_i w_i L_i + alpha/2 sum ||W||^2) / sum_i w_i``
@@ -460,9 +482,11 @@ class Network:
         Parameters
         ----------
         X : array-like or sparse matrix of shape (n_samples, n_inputs)
+            The input rows.
         Y : array-like of shape (n_samples, n_outputs)
             Targets: one-hot rows (softmax), 0/1 indicators (logistic), or values.
         sample_weight : array-like of shape (n_samples,), optional
+            Weights of the rows (None: 1 each).
         alpha : float, default=0
             L2 penalty strength (coefficients only, not intercepts).
         dropout : float or sequence of float, optional
@@ -471,10 +495,12 @@ class Network:
             row of a batch: the function a training batch descends, so that gradients
             can be checked against finite differences.
         dropout_seed : int, default=0
+            Seeds the fixed mask.
 
         Returns
         -------
         float
+            The loss.
         """
         X, Y, weights = self.check_xy(X, Y, sample_weight)
         with self._exclusive():
@@ -502,8 +528,9 @@ class Network:
             raise ValueError("dropout rates must be in [0, 1), got %r" % (dropout,))
         return rates if rates.any() else None
 
-    def backward(self, X, Y, sample_weight=None, alpha=0.0, *, dropout=None,
-                 dropout_seed=0):
+    def backward(self, X: MatrixLike, Y: Any, sample_weight: Any = None, alpha: float = 0.0,
+                 *, dropout: Any = None,
+                 dropout_seed: int = 0) -> tuple[float, list[FloatArray], list[FloatArray]]:
         """Return the loss and its gradient with respect to every W and b.
 
         ``dW_k = O_{k-1}^T Delta_k``, ``db_k = sum_rows Delta_k``,
@@ -513,15 +540,28 @@ class Network:
 
         Parameters
         ----------
-        X, Y, sample_weight, alpha, dropout, dropout_seed
-            As in ``loss`` (with dropout, a dropped unit passes no gradient and a kept
-            one ``1 / (1 - rate)`` times its own).
+        X : array-like or sparse matrix of shape (n_samples, n_inputs)
+            The input rows.
+        Y : array-like of shape (n_samples, n_outputs)
+            The targets, as in ``loss``.
+        sample_weight : array-like of shape (n_samples,), optional
+            Weights of the rows (None: 1 each).
+        alpha : float, default=0
+            L2 penalty strength.
+        dropout : float or sequence of float, optional
+            As in ``loss``: with dropout, a dropped unit passes no gradient and a kept
+            one ``1 / (1 - rate)`` times its own.
+        dropout_seed : int, default=0
+            Seeds the fixed mask.
 
         Returns
         -------
         loss : float
+            The loss, as ``loss`` returns it.
         coef_grads : list of ndarray of shape (n_in, n_out)
+            The gradient of each unique layer's coefficients.
         intercept_grads : list of ndarray of shape (n_out,)
+            The gradient of each unique layer's intercepts.
         """
         X, Y, weights = self.check_xy(X, Y, sample_weight)
         with self._exclusive():
@@ -536,7 +576,8 @@ class Network:
         return self._engine.loss_gradient(engine_input(X), Y, weights, weight_sum, alpha,
                                           gradient, dropout, _seed(dropout_seed))
 
-    def loss_and_flat_gradient(self, params, X, Y, sample_weight=None, alpha=0.0):
+    def loss_and_flat_gradient(self, params: Any, X: Any, Y: Any, sample_weight: Any = None,
+                               alpha: float = 0.0) -> tuple[float, np.ndarray]:
         """Set the parameters from a flat float64 vector; return loss and flat gradient.
 
         The form ``scipy.optimize.minimize(..., jac=True)`` wants (used for L-BFGS).
@@ -545,22 +586,32 @@ class Network:
         Parameters
         ----------
         params : ndarray of shape (n_params,)
-        X, Y, sample_weight, alpha
-            As returned by ``check_xy``; alpha as in ``loss``.
+            The parameters to evaluate at (written into ``params``).
+        X : ndarray or CSRRows
+            The input rows, as ``check_xy`` returns them.
+        Y : ndarray
+            The targets, as ``check_xy`` returns them.
+        sample_weight : ndarray or None, default=None
+            The weights, as ``check_xy`` returns them.
+        alpha : float, default=0
+            L2 penalty strength, as in ``loss``.
 
         Returns
         -------
         loss : float
-        gradient : ndarray of shape (n_params,), float64
+            The loss at ``params``.
+        gradient : ndarray of shape (n_params,)
+            Its gradient, in float64.
         """
         self._params[...] = params
         with self._exclusive():
             loss = self._loss_gradient(X, Y, sample_weight, alpha, True)
             return loss, self._grads.astype(np.float64)
 
-    def train_epoch(self, X, Y, optimizer, batch_size=200, order=None,
-                    sample_weight=None, alpha=0.0, checked=False, *, dropout=None,
-                    dropout_seed=0):
+    def train_epoch(self, X: MatrixLike, Y: Any, optimizer: _Optimizer, batch_size: int = 200,
+                    order: Any = None, sample_weight: Any = None, alpha: float = 0.0,
+                    checked: bool = False, *, dropout: Any = None,
+                    dropout_seed: int = 0) -> "EpochResult":
         """Run one epoch of mini-batch training in compiled code.
 
         For each batch of ``batch_size`` rows taken in ``order``: gather the rows,
@@ -573,14 +624,18 @@ class Network:
         Parameters
         ----------
         X : array-like or sparse matrix of shape (n_samples, n_inputs)
+            The input rows.
         Y : array-like of shape (n_samples, n_outputs)
+            The targets, as in ``loss``.
         optimizer : SGD, Adam or AdamW
             Keeps its state between calls.
         batch_size : int, default=200
+            Rows per mini-batch (the last batch may be smaller).
         order : array-like of int, optional
             Row indices in the order to visit them (e.g. a permutation); default all
             rows in order.
         sample_weight : array-like of shape (n_samples,), optional
+            Weights of the rows (None: 1 each).
         alpha : float, default=0
             L2 penalty strength.
         checked : bool, default=False
@@ -591,10 +646,12 @@ class Network:
             ``dropout_seed``, the optimizer's batch count, the step, the row's place in
             the batch and the unit, so results do not depend on the thread count.
         dropout_seed : int, default=0
+            Seeds the masks.
 
         Returns
         -------
         EpochResult
+            The epoch's loss, its L2 part and its counts.
 
         Raises
         ------
@@ -654,7 +711,7 @@ class Network:
             raise ValueError("order has indices outside [0, %d)" % n_rows)
         return c_array(order, dtype=np.intp)
 
-    def release_workspace(self):
+    def release_workspace(self) -> None:
         """Free the training workspace (allocated again when training resumes)."""
         self._engine.release_workspace()
 

@@ -23,6 +23,8 @@ conventions:
 - regressors: ``variable`` (n_samples, n_outputs), the ``exp`` output included.
 - ``Network``: ``variable`` (n_samples, n_outputs), what ``Network.forward`` returns.
 """
+from typing import Any, Optional
+
 import numpy as np
 
 from cymlp.estimators import MLPClassifier, MLPRegressor
@@ -260,7 +262,7 @@ def _parse_single_output(scope, model, inputs, custom_parsers=None):
     return operator.outputs
 
 
-def register_converters():
+def register_converters() -> None:
     """Register cymlp's estimators and ``Network`` with skl2onnx.
 
     After this call ``skl2onnx.to_onnx`` and ``skl2onnx.convert_sklearn`` convert
@@ -280,7 +282,8 @@ def register_converters():
     _registered = True
 
 
-def to_onnx(model, X_sample, *, target_opset=None, options=None, name=None):
+def to_onnx(model: Any, X_sample: Any, *, target_opset: Optional[int] = None,
+            options: Optional[dict] = None, name: Optional[str] = None) -> Any:
     """Convert a fitted cymlp model, or a pipeline holding one, to an ONNX model.
 
     Parameters
@@ -293,7 +296,7 @@ def to_onnx(model, X_sample, *, target_opset=None, options=None, name=None):
     target_opset : int, optional
         ONNX opset to target (default: skl2onnx's latest tested opset).
     options : dict, optional
-        skl2onnx conversion options, e.g. ``{"zipmap": False}`` so that a classifier's
+        The skl2onnx conversion options, e.g. ``{"zipmap": False}`` so that a classifier's
         probabilities are a tensor instead of a list of maps.
     name : str, optional
         Name of the ONNX graph.

@@ -6,7 +6,9 @@ per state, the same length as the network's parameter buffer), so that training 
 be resumed (``partial_fit``, ``warm_start``) with the state it had.
 """
 import math
+from abc import ABC, abstractmethod
 from numbers import Integral
+from typing import Any, Optional
 
 import numpy as np
 
@@ -34,33 +36,45 @@ def _check_count(name, value, minimum):
     return int(value)
 
 
-class _Schedule:
+class _Schedule(ABC):
     """A learning-rate schedule over the batches, computed in the compiled step."""
 
-    code = None
+    code: Optional[int] = None
 
-    def learning_rate(self, base, step):
+    def learning_rate(self, base: float, step: int) -> float:
         """The learning rate of batch ``step`` (from 0) for a base rate ``base``.
 
         Parameters
         ----------
         base : float
+            The base learning rate.
         step : int
+            The batch count, from 0.
 
         Returns
         -------
         float
+            The learning rate.
         """
         return self._rate(base, step)
 
-    def engine_kwargs(self):
+    def engine_kwargs(self) -> dict[str, Any]:
         """Return the schedule's keyword arguments of ``Engine.train_epoch``.
 
         Returns
         -------
         dict
+            Keyword arguments for ``Engine.train_epoch``.
         """
         return dict(schedule=self.code, **self._engine_fields())
+
+    @abstractmethod
+    def _rate(self, base: float, step: int) -> float:
+        """The rate of batch ``step`` (``learning_rate``'s body)."""
+
+    @abstractmethod
+    def _engine_fields(self) -> dict[str, Any]:
+        """The schedule's own keyword arguments of ``Engine.train_epoch``."""
 
 
 class CosineSchedule(_Schedule):
@@ -76,11 +90,12 @@ class CosineSchedule(_Schedule):
     total_steps : int
         Batches of the whole schedule, warm-up included (> ``warmup_steps``).
     warmup_steps : int, default=0
+        Batches of linear warm-up.
     """
 
     code = SCHEDULE_COSINE
 
-    def __init__(self, total_steps, warmup_steps=0):
+    def __init__(self, total_steps: int, warmup_steps: int = 0) -> None:
         self.warmup_steps = _check_count("warmup_steps", warmup_steps, 0)
         self.total_steps = _check_count("total_steps", total_steps, self.warmup_steps + 1)
 
@@ -113,7 +128,7 @@ class StepSchedule(_Schedule):
 
     code = SCHEDULE_STEP
 
-    def __init__(self, step_size, gamma=0.1):
+    def __init__(self, step_size: int, gamma: float = 0.1) -> None:
         self.step_size = _check_count("step_size", step_size, 1)
         gamma = float(gamma)
         if not (0 < gamma <= 1):
@@ -130,40 +145,42 @@ class StepSchedule(_Schedule):
         return "StepSchedule(step_size=%d, gamma=%r)" % (self.step_size, self.gamma)
 
 
-class _Optimizer:
+class _Optimizer(ABC):
     """State shared by the optimizers: flat state buffers, allocated on first use, the
     learning-rate schedule (None: constant) and its clock, ``steps``: batches trained."""
 
-    code = None
+    code: Optional[int] = None
     n_states = 1
 
-    def __init__(self, schedule=None):
-        self.states = None
+    def __init__(self, schedule: Optional["_Schedule"] = None) -> None:
+        self.states: Optional[list[np.ndarray]] = None
+        self.t = 0
         if schedule is not None and not isinstance(schedule, _Schedule):
             raise TypeError("schedule must be a CosineSchedule, a StepSchedule or None, got "
                             "%r" % (schedule,))
         self.schedule = schedule
         self.steps = 0
 
-    def engine_kwargs(self):
-        """Return the keyword arguments of ``Engine.train_epoch`` for the schedule and
-        (AdamW) the weight decay.
+    def engine_kwargs(self) -> dict[str, Any]:
+        """Return the schedule's keyword arguments of ``Engine.train_epoch``.
 
         Returns
         -------
         dict
+            Keyword arguments for ``Engine.train_epoch``.
         """
         kwargs = dict(batch=self.steps)
         kwargs.update(self.schedule.engine_kwargs() if self.schedule is not None
                       else dict(schedule=SCHEDULE_CONSTANT))
         return kwargs
 
-    def ensure_state(self, n_params, dtype):
+    def ensure_state(self, n_params: int, dtype: Any) -> None:
         """Allocate zeroed state buffers for ``n_params`` parameters, once.
 
         Parameters
         ----------
         n_params : int
+            The network's parameter count.
         dtype : numpy dtype
             The network's dtype.
         """
@@ -172,6 +189,23 @@ class _Optimizer:
                 raise ValueError("this optimizer's state belongs to another network")
             return
         self.states = [np.zeros(n_params, dtype=dtype) for _ in range(2)]
+
+    def _buffers(self) -> list[np.ndarray]:
+        """The state buffers (``ensure_state`` allocates them)."""
+        if self.states is None:
+            raise RuntimeError("the optimizer has no state yet: call ensure_state first")
+        return self.states
+
+    @abstractmethod
+    def engine_args(self) -> tuple:
+        """Return the positional optimizer arguments of ``Engine.train_epoch``.
+
+        Returns
+        -------
+        tuple
+            Optimizer code, learning rate, momentum, Nesterov flag, beta_1, beta_2,
+            epsilon, Adam's step count and the two state buffers.
+        """
 
 
 class SGD(_Optimizer):
@@ -186,28 +220,23 @@ class SGD(_Optimizer):
     momentum : float, default=0.9
         In [0, 1).
     nesterov : bool, default=True
+        Whether to take Nesterov's step.
     schedule : CosineSchedule, StepSchedule or None, default=None
         Learning-rate schedule over the batches (None: constant).
     """
 
     code = OPTIMIZER_SGD
 
-    def __init__(self, learning_rate=0.01, momentum=0.9, nesterov=True, schedule=None):
+    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.9,
+                 nesterov: bool = True, schedule: Optional[_Schedule] = None) -> None:
         super().__init__(schedule)
         self.learning_rate = _check_positive("learning_rate", learning_rate)
         self.momentum = _check_unit_interval("momentum", momentum)
         self.nesterov = bool(nesterov)
-        self.t = 0
 
-    def engine_args(self):
-        """Return the positional optimizer arguments of ``Engine.train_epoch``.
-
-        Returns
-        -------
-        tuple
-        """
+    def engine_args(self) -> tuple:  # docstring: _Optimizer.engine_args
         return (self.code, self.learning_rate, self.momentum, self.nesterov,
-                0.0, 0.0, 0.0, self.t, self.states[0], self.states[1])
+                0.0, 0.0, 0.0, self.t, *self._buffers())
 
 
 class Adam(_Optimizer):
@@ -215,35 +244,25 @@ class Adam(_Optimizer):
 
     Parameters
     ----------
-    learning_rate : float, default=0.001
-    beta_1, beta_2 : float, default=0.9, 0.999
-        Decay rates of the first and second moment estimates, in [0, 1).
-    epsilon : float, default=1e-8
-        Added to the root of the second moment, > 0.
+    {adam_parameters}
     schedule : CosineSchedule, StepSchedule or None, default=None
         Learning-rate schedule over the batches (None: constant).
     """
 
     code = OPTIMIZER_ADAM
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 schedule=None):
+    def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9,
+                 beta_2: float = 0.999, epsilon: float = 1e-8,
+                 schedule: Optional[_Schedule] = None) -> None:
         super().__init__(schedule)
         self.learning_rate = _check_positive("learning_rate", learning_rate)
         self.beta_1 = _check_unit_interval("beta_1", beta_1)
         self.beta_2 = _check_unit_interval("beta_2", beta_2)
         self.epsilon = _check_positive("epsilon", epsilon)
-        self.t = 0
 
-    def engine_args(self):
-        """Return the positional optimizer arguments of ``Engine.train_epoch``.
-
-        Returns
-        -------
-        tuple
-        """
+    def engine_args(self) -> tuple:  # docstring: _Optimizer.engine_args
         return (self.code, self.learning_rate, 0.0, False, self.beta_1, self.beta_2,
-                self.epsilon, self.t, self.states[0], self.states[1])
+                self.epsilon, self.t, *self._buffers())
 
 
 class AdamW(Adam):
@@ -255,16 +274,18 @@ class AdamW(Adam):
 
     Parameters
     ----------
-    learning_rate, beta_1, beta_2, epsilon, schedule
-        As for ``Adam``.
+    {adam_parameters}
     weight_decay : float, default=0.01
-        >= 0 (PyTorch's default).
+        Decoupled weight decay, >= 0 (PyTorch's default).
+    schedule : CosineSchedule, StepSchedule or None, default=None
+        Learning-rate schedule over the batches (None: constant).
     """
 
     code = OPTIMIZER_ADAMW
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 weight_decay=0.01, schedule=None):
+    def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9,
+                 beta_2: float = 0.999, epsilon: float = 1e-8, weight_decay: float = 0.01,
+                 schedule: Optional[_Schedule] = None) -> None:
         super().__init__(learning_rate, beta_1, beta_2, epsilon, schedule)
         weight_decay = float(weight_decay)
         if not np.isfinite(weight_decay) or weight_decay < 0:
@@ -272,12 +293,31 @@ class AdamW(Adam):
                              % weight_decay)
         self.weight_decay = weight_decay
 
-    def engine_kwargs(self):
-        """Return the keyword arguments of ``Engine.train_epoch``: the schedule's and
-        the weight decay.
+    def engine_kwargs(self) -> dict[str, Any]:
+        """Return the keyword arguments of ``Engine.train_epoch``, weight decay included.
 
         Returns
         -------
         dict
+            The schedule's arguments, the batch count and ``weight_decay``.
         """
         return dict(super().engine_kwargs(), weight_decay=self.weight_decay)
+
+
+# the parameters Adam and AdamW share, documented once
+_ADAM_PARAMETERS = """
+    learning_rate : float, default=0.001
+        Step size (the base rate of a schedule).
+    beta_1 : float, default=0.9
+        Decay rate of the first moment estimates, in [0, 1).
+    beta_2 : float, default=0.999
+        Decay rate of the second moment estimates, in [0, 1).
+    epsilon : float, default=1e-8
+        Added to the root of the second moment, > 0.
+"""
+for _optimizer in (Adam, AdamW):
+    if _optimizer.__doc__:   # (python -OO strips docstrings)
+        _optimizer.__doc__ = _optimizer.__doc__.format(
+            adam_parameters=_ADAM_PARAMETERS.strip())
+for _subclass in (SGD, Adam):
+    _subclass.engine_args.__doc__ = _Optimizer.engine_args.__doc__

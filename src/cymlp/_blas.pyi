@@ -1,0 +1,9 @@
+"""Type stubs of the BLAS bindings (_blas.pyx)."""
+from typing import Any
+
+from numpy.typing import NDArray
+
+def dot_memview(x: NDArray[Any], y: NDArray[Any]) -> float: ...
+def gemm_memview(trans_a: bool, trans_b: bool, alpha: float, A: NDArray[Any],
+                 B: NDArray[Any], beta: float, C: NDArray[Any]) -> None: ...
+def compile_flags() -> str: ...
