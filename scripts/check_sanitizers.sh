@@ -8,12 +8,14 @@
 #
 # address: the tests that drive the compiled code (kernels, BLAS wrappers, gradients,
 # network, robustness, engine bounds, model files, estimators, the thread pool, the
-# split epochs and the sparse kernels); any out-of-bounds access, use-after-free or undefined behaviour in our
-# code aborts the run.  Leak detection is off: CPython itself keeps allocations alive
+# split epochs, the sparse kernels, dropout, the activations, AdamW and the schedules);
+# any out-of-bounds access, use-after-free or undefined behaviour in our code aborts
+# the run.  Leak detection is off: CPython itself keeps allocations alive
 # at exit; leaks are covered by tests/test_robustness.py.
 #
 # thread: the pool (lock-free chunk claiming, sleep/wake), the row- and column-split
-# epochs, small and large predictions from many threads.  Python, numpy and OpenBLAS
+# epochs (dropout's masks in both included), small and large predictions from many
+# threads.  Python, numpy and OpenBLAS
 # are not instrumented: only our code's memory accesses are checked, while TSan's
 # interceptors still see every lock.  OpenBLAS's worker threads synchronise through
 # their own spin flags, invisible to TSan, so reports from interceptors called inside
@@ -45,7 +47,8 @@ run_address() {
         "$venv/bin/python" -m pytest -q -p no:cacheprovider \
         tests/test_kernels.py tests/test_blas.py tests/test_grad.py tests/test_network.py \
         tests/test_robustness.py tests/test_engine_bounds.py tests/test_model_io.py \
-        tests/test_estimators.py tests/test_parallel.py tests/test_sparse.py
+        tests/test_estimators.py tests/test_parallel.py tests/test_sparse.py \
+        tests/test_dropout.py tests/test_activations.py tests/test_schedules_and_adamw.py
 }
 
 run_thread() {
@@ -78,7 +81,7 @@ run_thread() {
     TSAN_OPTIONS="halt_on_error=1 exitcode=66 log_path=$logs/tsan suppressions=$(pwd)/scripts/tsan.supp" \
         "$venv/bin/python" -m pytest -q -p no:cacheprovider \
         tests/test_parallel.py tests/test_network.py tests/test_robustness.py \
-        tests/test_engine_bounds.py tests/test_sparse.py || status=$?
+        tests/test_engine_bounds.py tests/test_sparse.py tests/test_dropout.py || status=$?
     if ls "$logs"/tsan.* >/dev/null 2>&1; then
         cat "$logs"/tsan.*
         echo "ThreadSanitizer reported the above"; exit 1
