@@ -40,9 +40,10 @@ cdef void input_gradient(const SparseInput* sx, const floating* X, const Step* s
 
 # -- forward + backward -------------------------------------------------------
 
-cdef inline const floating* pre_activation(const Step* s, const floating* acts,
-                                           Py_ssize_t rows) noexcept nogil:
-    """The pre-activation U that step ``s`` kept in the workspace, or NULL."""
+cdef inline floating* pre_activation(const Step* s, floating* acts,
+                                     Py_ssize_t rows) noexcept nogil:
+    """Where step ``s`` keeps its pre-activation U in the workspace (forward writes it,
+    backward reads it), or NULL when its derivative does not need U."""
     return acts + rows * s.pre_off if s.pre_off >= 0 else NULL
 
 
@@ -162,7 +163,7 @@ cdef double forward_backward(const Step* steps, Py_ssize_t n_steps, floating* pa
                  params + s.w_off, <int>s.n_out, 0, dst, <int>s.n_out)
         if k < last:
             bias_activation(dst, params + s.b_off, rows, s.n_out, s.act,
-                            acts + rows * s.pre_off if s.pre_off >= 0 else NULL)
+                            pre_activation(s, acts, rows))
             if dropped(drop, k):
                 drop_rows(drop, k, dst, acts + rows * s.drop_off, rows, 0, s.n_out,
                           s.n_out, row0)

@@ -66,12 +66,11 @@ cdef void forward_columns(floating* params, ColumnEpoch* ep, Py_ssize_t c) noexc
     else:
         gemm(False, False, <int>rows, <int>(c1 - c0), <int>s.n_in, 1, src, <int>s.n_in,
              params + s.w_off + c0, <int>s.n_out, 0, dst + c0, <int>s.n_out)
-    cdef floating* pre = (<floating*>ep.acts + rows * s.pre_off + c0 if s.pre_off >= 0
-                          else NULL)
+    cdef floating* pre = pre_activation(s, <floating*>ep.acts, rows)
     if ep.k < ep.n_steps - 1:
         for r in range(rows):
             bias_activation(dst + r * s.n_out + c0, params + s.b_off + c0, 1, c1 - c0,
-                            s.act, pre + r * s.n_out if pre != NULL else NULL)
+                            s.act, pre + r * s.n_out + c0 if pre != NULL else NULL)
         if dropped(ep.drop, ep.k):
             drop_rows(ep.drop, ep.k, dst, <floating*>ep.acts + rows * s.drop_off, rows, c0,
                       c1, s.n_out, 0)
@@ -98,7 +97,7 @@ cdef void backward_columns(floating* params, ColumnEpoch* ep, Py_ssize_t c) noex
                  d_prev + r0, <int>s.n_in)
             if dropped(ep.drop, ep.k - 1):
                 drop_rows(ep.drop, ep.k - 1, d_prev, d_prev, rows, r0, r1, s.n_in, 0)
-            pre = pre_activation(&ep.steps[ep.k - 1], <const floating*>ep.acts, rows)
+            pre = pre_activation(&ep.steps[ep.k - 1], <floating*>ep.acts, rows)
             out = <const floating*>ep.acts + rows * ep.steps[ep.k - 1].act_off
             for r in range(rows):
                 activation_derivative(d_prev + r * s.n_in + r0, out + r * s.n_in + r0,

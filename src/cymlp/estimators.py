@@ -300,14 +300,15 @@ class _BaseMLP(CallbackSupport, BaseEstimator):
             self._sync_parameters()
             self._continue_with(hidden)
 
-        if self.solver not in _STOCHASTIC_SOLVERS and self._network._dropout_rates(
-                self.dropout) is not None:
-            raise ValueError("dropout is applied by the stochastic solvers 'sgd', 'adam' "
-                             "and 'adamw', not by solver=%r" % self.solver)
+        dropping = self._network._dropout_rates(self.dropout) is not None
         if self.solver in _STOCHASTIC_SOLVERS:
             if validation is not None:
                 validation = self._validation_set(*validation, class_weights, dtype)
-            self._fit_stochastic(X, Y, sample_weight, incremental, validation, tasks)
+            self._fit_stochastic(X, Y, sample_weight, incremental, validation, tasks,
+                                 dropping)
+        elif dropping:
+            raise ValueError("dropout is applied by the stochastic solvers 'sgd', 'adam' "
+                             "and 'adamw', not by solver=%r" % self.solver)
         else:
             self._fit_lbfgs(X, Y, sample_weight, tasks)
 
@@ -480,7 +481,8 @@ class _BaseMLP(CallbackSupport, BaseEstimator):
                           "going to be clipped")
         return int(np.clip(self.batch_size, 1, n_samples))
 
-    def _fit_stochastic(self, X, Y, sample_weight, incremental, validation, tasks):
+    def _fit_stochastic(self, X, Y, sample_weight, incremental, validation, tasks,
+                        dropping):
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = self._make_optimizer()
         if self.early_stopping and incremental:
@@ -499,7 +501,6 @@ class _BaseMLP(CallbackSupport, BaseEstimator):
         order = np.arange(n_samples, dtype=np.intp)
         network, optimizer = self._network, self._optimizer
         optimizer.schedule = self._schedule(-(-n_samples // batch_size))
-        dropping = network._dropout_rates(self.dropout) is not None
         # the masks' seed: drawn only when dropping (a fit without dropout draws exactly
         # what scikit-learn draws)
         seed = int(self._random_state.randint(2 ** 31 - 1)) if dropping else 0

@@ -31,7 +31,7 @@ from cymlp._model_reader import ModelFileError
 from cymlp._model_schema import FORMAT_NAME, FORMAT_VERSION
 from cymlp._typing import PathLike
 from cymlp.estimators import MLPClassifier, MLPRegressor
-from cymlp.network import Dense, Network, _rebuild
+from cymlp.network import Network, _rebuild, steps_of
 
 _ESTIMATORS: dict[str, type] = {"MLPClassifier": MLPClassifier,
                                 "MLPRegressor": MLPRegressor}
@@ -41,9 +41,7 @@ _FITTED_SCALARS = tuple(name for name in _schema.FITTED_ATTRIBUTES if name not i
 
 def _build_network(spec, params):
     """The network a checked ``ModelSpec`` describes, holding ``params``."""
-    layers = [Dense(n_in, n_out) for n_in, n_out in spec.layers]
-    return _rebuild([layers[i] for i in spec.steps], spec.activations, spec.output,
-                    spec.dtype.type, params)
+    return _rebuild(steps_of(spec), spec.activations, spec.output, spec.dtype.type, params)
 
 
 def _jsonable(value):

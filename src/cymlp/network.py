@@ -388,10 +388,8 @@ class Network:
                 or params.shape != (spec.n_params,)):
             raise ValueError("invalid Network state: params must be a %s array of shape "
                              "(%d,)" % (state["dtype"], spec.n_params))
-        dense = [Dense(n_in, n_out) for n_in, n_out in spec.layers]
-        self.__init__([dense[i] for i in spec.steps], spec.activations, spec.output,
-                      dtype=np.dtype(state["dtype"]).type, random_state=0,
-                      init_factor=None)
+        self.__init__(steps_of(spec), spec.activations, spec.output,
+                      dtype=np.dtype(state["dtype"]).type, random_state=0)
         self.params = params
 
     def __repr__(self):
@@ -728,6 +726,22 @@ def _check_alpha(alpha):
     if not np.isfinite(alpha) or alpha < 0:
         raise ValueError("alpha must be a finite number >= 0, got %r" % alpha)
     return alpha
+
+
+def steps_of(spec):
+    """One Dense per step of a checked layout (``ModelSpec``), shared as it says.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        From ``cymlp._model_schema.check_network``.
+
+    Returns
+    -------
+    list of Dense
+    """
+    layers = [Dense(n_in, n_out) for n_in, n_out in spec.layers]
+    return [layers[i] for i in spec.steps]
 
 
 def _rebuild(steps, activations, output, dtype, params):

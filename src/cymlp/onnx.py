@@ -201,11 +201,15 @@ def _classifier_shapes(operator):
     operator.outputs[1].type = operator.inputs[0].type.__class__([n, n_columns])
 
 
+def _network_of(model):
+    """The fitted network a cymlp model predicts with (a Network is its own)."""
+    return model if isinstance(model, Network) else model._fitted_network()
+
+
 def _output_shapes(operator):
     """Regressors and Networks: one float output, the network's."""
     _check_float_input(operator)
-    model = operator.raw_operator
-    network = model if isinstance(model, Network) else model._fitted_network()
+    network = _network_of(operator.raw_operator)
     n = operator.inputs[0].get_first_dimension()
     operator.outputs[0].type = operator.inputs[0].type.__class__([n, network.n_outputs])
 
@@ -246,10 +250,9 @@ def _convert_classifier(scope, operator, container):
 
 def _convert_output(scope, operator, container):
     """Regressors and Networks: the network's output is the model's output."""
-    model = operator.raw_operator
-    network = model if isinstance(model, Network) else model._fitted_network()
     graph = _graph_for(scope, operator, container)
-    output = _forward(graph, network, operator.inputs[0].full_name)
+    output = _forward(graph, _network_of(operator.raw_operator),
+                      operator.inputs[0].full_name)
     graph.node("Identity", [output], "variable", output=operator.outputs[0].full_name)
 
 
