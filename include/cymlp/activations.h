@@ -83,6 +83,15 @@ CYMLP_INLINE static inline CYMLP_REAL CYMLP_FN(cymlp_activate)(CYMLP_REAL u, int
     }
 }
 
+/* z[j] := f(U) for the row's j < cols, U the expression given (of j).  Each case of
+ * cymlp_bias_activation names its activation as a constant, so that the always-inlined
+ * cymlp_activate folds to that one formula and the loop vectorises on its own. */
+#ifndef CYMLP_ACTIVATE_ROW
+#define CYMLP_ACTIVATE_ROW(U, ACT)                                    \
+    for (j = 0; j < cols; j++)                                        \
+        z[j] = CYMLP_FN(cymlp_activate)(U, ACT)
+#endif
+
 /* O := f(Z + b) in place, b broadcast over the rows: the forward step after the gemm.
  * If P is not NULL, P := Z + b too (the pre-activation U, same layout as Z): the
  * backward pass of gelu and silu needs it (cymlp_keeps_input). */
@@ -99,69 +108,53 @@ CYMLP_DISPATCH static void CYMLP_FN(cymlp_bias_activation)(CYMLP_REAL *Z, const 
             continue;
         }
         if (P != NULL) {
-            /* keep U, then O := f(U), one loop per activation so that each vectorises */
+            /* keep U, then O := f(U) */
             CYMLP_REAL *restrict p = P + i * cols;
             for (j = 0; j < cols; j++)
                 p[j] = z[j] + bias[j];
-            if (act == CYMLP_GELU) {
-                for (j = 0; j < cols; j++)
-                    z[j] = CYMLP_FN(cymlp_gelu)(p[j]);
-            } else if (act == CYMLP_SILU) {
-                for (j = 0; j < cols; j++)
-                    z[j] = CYMLP_FN(cymlp_silu)(p[j]);
-            } else {
-                for (j = 0; j < cols; j++)
-                    z[j] = CYMLP_FN(cymlp_activate)(p[j], act);
+            switch (act) {
+            case CYMLP_GELU:
+                CYMLP_ACTIVATE_ROW(p[j], CYMLP_GELU);
+                break;
+            case CYMLP_SILU:
+                CYMLP_ACTIVATE_ROW(p[j], CYMLP_SILU);
+                break;
+            default:
+                CYMLP_ACTIVATE_ROW(p[j], act);
+                break;
             }
             continue;
         }
-        /* one loop per activation, so that each vectorises on its own */
         switch (act) {
         case CYMLP_LOGISTIC:
-            for (j = 0; j < cols; j++)
-                z[j] = CYMLP_FN(cymlp_logistic)(z[j] + bias[j]);
+            CYMLP_ACTIVATE_ROW(z[j] + bias[j], CYMLP_LOGISTIC);
             break;
         case CYMLP_TANH:
-            for (j = 0; j < cols; j++)
-                z[j] = CYMLP_FN(cymlp_tanh)(z[j] + bias[j]);
+            CYMLP_ACTIVATE_ROW(z[j] + bias[j], CYMLP_TANH);
             break;
         case CYMLP_RELU:
-            for (j = 0; j < cols; j++) {
-                CYMLP_REAL u = z[j] + bias[j];
-                z[j] = (u < 0) ? 0 : u;
-            }
+            CYMLP_ACTIVATE_ROW(z[j] + bias[j], CYMLP_RELU);
             break;
         case CYMLP_LEAKY_RELU:
-            for (j = 0; j < cols; j++) {
-                CYMLP_REAL u = z[j] + bias[j];
-                z[j] = (u < 0) ? (CYMLP_REAL)CYMLP_LEAKY_SLOPE * u : u;
-            }
+            CYMLP_ACTIVATE_ROW(z[j] + bias[j], CYMLP_LEAKY_RELU);
             break;
         case CYMLP_ELU:
-            for (j = 0; j < cols; j++) {
-                CYMLP_REAL u = z[j] + bias[j];
-                z[j] = (u > 0) ? u : CYMLP_EXPM1_NEG(u);
-            }
+            CYMLP_ACTIVATE_ROW(z[j] + bias[j], CYMLP_ELU);
             break;
         case CYMLP_GELU:
-            for (j = 0; j < cols; j++)
-                z[j] = CYMLP_FN(cymlp_gelu)(z[j] + bias[j]);
+            CYMLP_ACTIVATE_ROW(z[j] + bias[j], CYMLP_GELU);
             break;
         case CYMLP_SILU:
-            for (j = 0; j < cols; j++)
-                z[j] = CYMLP_FN(cymlp_silu)(z[j] + bias[j]);
+            CYMLP_ACTIVATE_ROW(z[j] + bias[j], CYMLP_SILU);
             break;
         case CYMLP_SOFTPLUS:
-            for (j = 0; j < cols; j++)
-                z[j] = CYMLP_FN(cymlp_softplus)(z[j] + bias[j]);
+            CYMLP_ACTIVATE_ROW(z[j] + bias[j], CYMLP_SOFTPLUS);
             break;
         case CYMLP_EXP_OUTPUT:
-            for (j = 0; j < cols; j++)
-                z[j] = CYMLP_EXP(z[j] + bias[j]);
+            CYMLP_ACTIVATE_ROW(z[j] + bias[j], CYMLP_EXP_OUTPUT);
             break;
         default: /* identity */
-            for (j = 0; j < cols; j++)
-                z[j] += bias[j];
+            CYMLP_ACTIVATE_ROW(z[j] + bias[j], CYMLP_IDENTITY);
             break;
         }
     }
