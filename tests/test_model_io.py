@@ -193,6 +193,42 @@ def test_zip_bomb_member_is_refused_before_inflating(fitted, tmp_path, peak_byte
         assert peak < 20 << 20, "inflated %d MB before refusing" % (peak >> 20)
 
 
+def _forged_directory(n_entries):
+    """A zip of nothing but a central directory of ``n_entries`` entries named params.npy."""
+    import struct
+    name = b"params.npy"
+    entry = struct.pack("<4s4B4HL2L5H2L", b"PK\x01\x02", 20, 3, 20, 0, 0, 0, 0, 0, 0,
+                        0, 0, len(name), 0, 0, 0, 0, 0, 0) + name
+    directory = entry * n_entries
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, min(n_entries, 0xFFFF),
+                      min(n_entries, 0xFFFF), len(directory), 0, 0)
+    return directory + end
+
+
+def test_huge_zip_directory_is_refused_before_parsing(tmp_path, peak_bytes_of):
+    # zipfile parses the whole directory when the archive is opened: 500k entries
+    # (a 28 MB file) would cost seconds and hundreds of MB of ZipInfo objects
+    forged = tmp_path / "directory.npz"
+    forged.write_bytes(_forged_directory(500_000))
+    peak = peak_bytes_of(lambda: _refused(forged))
+    assert peak < 2 << 20, "used %d MB before refusing" % (peak >> 20)
+    assert "zip directory is %d bytes" % (500_000 * 56) in _refused(forged)
+    # under the cap the directory is parsed, and its repeated member refused as before
+    small = tmp_path / "small.npz"
+    small.write_bytes(_forged_directory(2))
+    assert "twice" in _refused(small)
+
+
+def test_archive_comment_of_the_largest_size_still_loads(fitted, tmp_path):
+    import zipfile
+    path = model_io.save(fitted["regressor"], tmp_path / "model.npz")
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.comment = b"c" * 0xFFFF
+    loaded = model_io.load(path)
+    np.testing.assert_array_equal(loaded.predict(X[:, :3]),
+                                  fitted["regressor"].predict(X[:, :3]))
+
+
 def test_declared_sizes_are_checked_before_allocating(fitted, tmp_path, peak_bytes_of):
     entries = _entries(model_io.save(fitted["regressor"], tmp_path / "model.npz"))
     header = _header_of(entries)

@@ -5,6 +5,9 @@ A model file is a zip archive (``numpy.savez``) of ``.npy`` members.  This modul
 knows nothing of networks; it enforces what any member must satisfy before its bytes
 are read:
 
+- the zip directory, read whole by ``zipfile`` when the archive is opened, is at most
+  ``MAX_DIRECTORY_BYTES`` (a forged directory of millions of entries is refused before
+  it is parsed);
 - the archive holds only the member names the caller allows, each at most once, and
   the ones it requires;
 - each member is stored or deflated (no other method, no encryption), and a deflated
@@ -17,6 +20,7 @@ are read:
 
 Every failure is a ``ModelFileError``.
 """
+import io
 import struct
 import zipfile
 import zlib
@@ -29,6 +33,11 @@ import numpy as np
 #: no better than ~1.2:1, so only a forged or padded member comes near this.
 MAX_DEFLATE_RATIO = 64
 _SMALL_MEMBER = 1 << 20
+#: While an archive is opened, no single read may exceed this many bytes: ``zipfile``
+#: reads the end record's search window (at most 65,558 bytes) and then the whole zip
+#: directory, which for a cymlp model is under 1 KB (five members at most).  A forged
+#: directory of a million entries (a 56 MB file) took 4.7 s and 440 MB to parse.
+MAX_DIRECTORY_BYTES = 1 << 17
 _NPY_HEADER_LIMIT = 10000
 
 # What the zip and .npy readers raise on damaged bytes: a bad header or length
@@ -47,8 +56,35 @@ class ModelFileError(ValueError):
     unexpected: bool = False
 
 
+class _OpeningReader(io.BufferedReader):
+    """A file whose reads are capped at ``cap`` bytes until ``cap`` is set to None.
+
+    ``zipfile.ZipFile`` reads the zip directory whole, in one ``read``, before any
+    caller can look at it; capping that read bounds the work a forged file can cause
+    without re-implementing zipfile's search for the end record.
+    """
+
+    cap = None
+
+    def read(self, size=-1):
+        if self.cap is not None:
+            wanted = size if size is not None and size >= 0 else self._remaining()
+            if wanted > self.cap:
+                raise ModelFileError(
+                    "%s is not a cymlp model file: its zip directory is %d bytes "
+                    "(a cymlp model's is under %d)" % (self.name, wanted, self.cap))
+        return super().read(size)
+
+    def _remaining(self):
+        here = self.tell()
+        end = self.seek(0, io.SEEK_END)
+        self.seek(here)
+        return end - here
+
+
 def open_archive(path):
-    """Open ``path`` as a zip archive.
+    """Open ``path`` as a zip archive, refusing a zip directory over
+    ``MAX_DIRECTORY_BYTES`` before it is parsed.
 
     Parameters
     ----------
@@ -66,11 +102,17 @@ def open_archive(path):
         For a directory or anything that is not a readable zip archive.
     """
     try:
-        handle = open(path, "rb")
+        handle = _OpeningReader(io.FileIO(path, "rb"))
     except IsADirectoryError:
         raise ModelFileError("%s is a directory, not a model file" % path) from None
+    handle.cap = MAX_DIRECTORY_BYTES
     try:
-        return zipfile.ZipFile(handle)
+        archive = zipfile.ZipFile(handle)
+        handle.cap = None
+        return archive
+    except ModelFileError:
+        handle.close()
+        raise
     except _DAMAGED as exc:
         handle.close()
         raise ModelFileError("%s is not a readable cymlp model file (corrupted or "

@@ -236,8 +236,9 @@ def _check_classes(classes, spec, path):
 def load(path: PathLike) -> Union[Network, MLPClassifier, MLPRegressor]:
     """Load a model written by ``save``, treating the file as untrusted input.
 
-    Before anything is inflated or allocated, the zip directory is checked (only the
-    members a model has, stored or deflated, no zip bomb), then the JSON header
+    Before anything is inflated or allocated, the zip directory is checked (at most
+    128 KiB, only the members a model has, stored or deflated, no zip bomb), then the
+    JSON header
     (at most 16 MB, nested at most 16 deep) against an allow-list: the network
     layout, estimator parameters valid for the estimator, fitted attributes with
     their types, and cross-checks between them (inputs, outputs, classes, layer
