@@ -160,6 +160,10 @@ cdef int run_epoch_columns(ColumnEpoch* ep, floating* deltas, Py_ssize_t max_wid
         ep.rows = rows
         sw = gather_batch(<floating*>ep.xb, yb, wb, X, Y, W, order + start, rows, n_in,
                           n_out)
+        if sw == 0:
+            skip_batch(opt, stats, rows, &since_check, check_every)
+            start += rows
+            continue
         if sx != NULL:
             batch = sparse_block(sx, order + start, 0)
             ep.sx = &batch

@@ -147,6 +147,10 @@ cdef int run_epoch_parallel(ParallelEpoch* ep, bint is_float, const Py_ssize_t* 
             sw = weight_sum(<const float*>ep.W, order + start, rows)
         else:
             sw = weight_sum(<const double*>ep.W, order + start, rows)
+        if sw == 0:
+            skip_batch(opt, stats, rows, &since_check, check_every)
+            start += rows
+            continue
         ep.scale = 1.0 / sw
         set_batch_key(ep.drop, opt.batch)
         pool_run(gradient_fn, ep, T, use_helpers)

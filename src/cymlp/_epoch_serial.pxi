@@ -56,6 +56,22 @@ cdef int end_batch(Optim* opt, EpochStats* stats, double loss, double penalty, d
     return 0
 
 
+cdef int skip_batch(Optim* opt, EpochStats* stats, Py_ssize_t rows,
+                    Py_ssize_t* since_check, Py_ssize_t check_every) except -1 nogil:
+    """Pass over a batch whose sample weights are all zero: it has no loss and no
+    gradient, so no step is taken (Adam's t stays); the schedule's batch position and
+    the dropout key move on, so later batches are treated as without it."""
+    opt.batch += 1
+    stats.n_batches += 1
+    stats.n_samples += rows
+    since_check[0] += 1
+    if since_check[0] >= check_every:
+        since_check[0] = 0
+        with gil:
+            PyErr_CheckSignals()
+    return 0
+
+
 cdef double gather_batch(floating* xb, floating* yb, floating* wb, const floating* X,
                          const floating* Y, const floating* W, const Py_ssize_t* idx,
                          Py_ssize_t rows, Py_ssize_t n_in, Py_ssize_t n_out) noexcept nogil:
@@ -93,6 +109,10 @@ cdef int run_epoch(const Step* steps, Py_ssize_t n_steps, Py_ssize_t n_params,
     while start < n:
         rows = n - start if n - start < batch_size else batch_size
         sw = gather_batch(xb, yb, wb, X, Y, W, order + start, rows, n_in, n_out)
+        if sw == 0:
+            skip_batch(opt, stats, rows, &since_check, check_every)
+            start += rows
+            continue
         # the penalty uses the weights before this batch's update; a non-finite one
         # must stop the epoch here, before forward_backward applies any update
         penalty = 0.5 * alpha * dot(<int>n_coef, params, params) if alpha > 0 else 0.0

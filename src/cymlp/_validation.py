@@ -164,7 +164,7 @@ def check_float_matrix(X, name, dtype, n_cols=None, *, allow_empty=False):
 
 
 def check_sample_weight(sample_weight, n_rows, dtype):
-    """Return sample weights as a finite, non-negative 1-D array, or None.
+    """Return sample weights as a 1-D array in ``dtype`` that training can use, or None.
 
     Parameters
     ----------
@@ -175,6 +175,13 @@ def check_sample_weight(sample_weight, n_rows, dtype):
     Returns
     -------
     ndarray of shape (n_rows,) or None
+
+    Raises
+    ------
+    TypeError
+        For weights that are not real numbers.
+    ValueError
+        For the wrong shape, or values ``check_weight_values`` refuses.
     """
     if sample_weight is None:
         return None
@@ -183,11 +190,61 @@ def check_sample_weight(sample_weight, n_rows, dtype):
         raise TypeError("sample_weight must hold real numbers, got dtype %s" % weights.dtype)
     if weights.ndim != 1 or weights.shape[0] != n_rows:
         raise ValueError("sample_weight must have shape (%d,), got %s" % (n_rows, weights.shape))
-    weights = c_array(weights, dtype=dtype)
+    with np.errstate(over="ignore"):   # a weight past float32's range is refused next
+        weights = c_array(weights, dtype=dtype)
+    return check_weight_values(weights, "sample_weight")
+
+
+def weight_total(weights):
+    """The sum of ``weights`` in float64 (float32 weights may sum past float32's range).
+
+    Parameters
+    ----------
+    weights : ndarray
+
+    Returns
+    -------
+    float
+    """
+    with np.errstate(over="ignore"):   # the callers refuse an infinite sum by name
+        return float(weights.sum(dtype=np.float64))
+
+
+def check_weight_values(weights, name):
+    """Return ``weights`` if training can use them: finite and non-negative in their
+    dtype, a sum that is positive and finite, and no positive weight below the dtype's
+    smallest normal number (1 / a batch's sum must not overflow).
+
+    A batch whose weights are all zero makes no step; a sum of zero over all rows
+    leaves nothing to fit.
+
+    Parameters
+    ----------
+    weights : ndarray
+        1-D, float32 or float64.
+    name : str
+        For messages.
+
+    Returns
+    -------
+    ndarray
+        ``weights``.
+    """
+    info = np.finfo(weights.dtype)
     if not np.isfinite(weights).all() or (weights < 0).any():
-        raise ValueError("sample_weight must be finite and non-negative")
-    if weights.sum() <= 0:
-        raise ValueError("sample_weight must not be all zero: the weights sum to zero")
+        raise ValueError("%s must be finite and non-negative in %s, the network's dtype "
+                         "(its largest number is %.3g)" % (name, weights.dtype, info.max))
+    total = weight_total(weights)
+    if total <= 0:
+        raise ValueError("%s must not be all zero: the weights sum to zero" % name)
+    if not np.isfinite(total):
+        raise ValueError("%s sums past the largest float64: divide every weight by one "
+                         "factor, and alpha by the same factor to keep the same fit"
+                         % name)
+    if ((weights > 0) & (weights < info.tiny)).any():
+        raise ValueError("%s has weights between 0 and %.3g, the smallest normal %s: "
+                         "set them to 0, or multiply every weight by one factor (and "
+                         "alpha by the same factor)" % (name, info.tiny, weights.dtype))
     return weights
 
 

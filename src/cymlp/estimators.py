@@ -56,7 +56,8 @@ from cymlp._names import ACTIVATION_CODES
 from cymlp._threads import training_plan
 from cymlp._typing import MatrixLike
 from cymlp._checks import NOT_FINITE, READY, ready_matrix_state
-from cymlp._validation import c_array, check_csr_matrix, check_sample_weight
+from cymlp._validation import (c_array, check_csr_matrix, check_sample_weight,
+                               check_weight_values, weight_total)
 from cymlp.network import DivergenceError, Network
 from cymlp.optimizers import SGD, Adam, AdamW, CosineSchedule, StepSchedule
 
@@ -169,7 +170,8 @@ class _BaseMLP(CallbackSupport, BaseEstimator):
             Class labels or a label indicator matrix (classifier), values (regressor).
         sample_weight : array-like of shape (n_samples,), default=None
             Weights of the samples in the loss (and, with early stopping's split, in the
-            validation score); None weighs every sample 1.
+            validation score); None weighs every sample 1. A mini-batch whose weights
+            are all zero makes no step.
         X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
             A validation set (the convention of scikit-learn's ``HistGradientBoosting*``),
             for the stochastic solvers: every epoch records its score in
@@ -468,7 +470,10 @@ class _BaseMLP(CallbackSupport, BaseEstimator):
         if class_weights is None:
             return sample_weight
         weights = np.asarray(class_weights, dtype=dtype)[_class_index(Y, len(class_weights))]
-        return c_array(weights if sample_weight is None else sample_weight * weights)
+        with np.errstate(over="ignore"):   # an overflow is refused just below
+            weights = c_array(weights if sample_weight is None else sample_weight * weights)
+        return check_weight_values(weights, "the sample weights (sample_weight times "
+                                            "class_weight)")
 
     def _decode_validation_targets(self, Y_val):
         return Y_val
@@ -668,7 +673,7 @@ class _BaseMLP(CallbackSupport, BaseEstimator):
             raise DivergenceError("L-BFGS reached a non-finite loss")
         self.n_iter_ = min(int(result.nit), self.max_iter)
         coef = result.x[:network.n_coef]
-        weight_sum = X.shape[0] if sample_weight is None else float(sample_weight.sum())
+        weight_sum = X.shape[0] if sample_weight is None else weight_total(sample_weight)
         self.loss_ = self._reported_loss(float(result.fun),
                                          0.5 * self.alpha * float(coef @ coef) / weight_sum)
         network.params[...] = result.x
@@ -1021,8 +1026,16 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                              "one call sees part of the data. Compute the weights once, "
                              "with sklearn.utils.class_weight.compute_class_weight over "
                              "all the labels, and pass them as a dict.")
-        return compute_class_weight(self.class_weight, classes=self.classes_,
-                                    y=self.classes_[_class_index(Y, len(self.classes_))])
+        if isinstance(self.class_weight, dict) and not all(
+                isinstance(weight, Real) for weight in self.class_weight.values()):
+            raise TypeError("class_weight's weights must be real numbers; got %r"
+                            % (self.class_weight,))
+        weights = compute_class_weight(self.class_weight, classes=self.classes_,
+                                       y=self.classes_[_class_index(Y, len(self.classes_))])
+        if not np.isfinite(weights).all() or (weights < 0).any():
+            raise ValueError("class_weight must give each class a finite, non-negative "
+                             "weight; got %r" % (self.class_weight,))
+        return weights
 
     def _decode(self, output):
         if self.out_activation_ == "softmax":

@@ -21,7 +21,7 @@ from cymlp._typing import FloatArray, MatrixLike, RandomStateLike
 from cymlp._threads import (MIN_PREDICT_ROWS, install_thread_queries, prediction_plan,
                             training_plan)
 from cymlp._validation import (c_array, check_float_matrix, check_positive_int,
-                               check_sample_weight, engine_input)
+                               check_sample_weight, engine_input, weight_total)
 from cymlp.optimizers import _Optimizer
 
 DTYPES = (np.float32, np.float64)
@@ -570,7 +570,7 @@ class Network:
 
     def _loss_gradient(self, X, Y, weights, alpha, gradient, dropout=None, dropout_seed=0):
         """Loss (and gradient into ``self._grads``) for checked arrays."""
-        weight_sum = float(X.shape[0]) if weights is None else float(weights.sum())
+        weight_sum = float(X.shape[0]) if weights is None else weight_total(weights)
         return self._engine.loss_gradient(engine_input(X), Y, weights, weight_sum, alpha,
                                           gradient, dropout, _seed(dropout_seed))
 
@@ -633,7 +633,8 @@ class Network:
             Row indices in the order to visit them (e.g. a permutation); default all
             rows in order.
         sample_weight : array-like of shape (n_samples,), optional
-            Weights of the rows (None: 1 each).
+            Weights of the rows (None: 1 each); a batch whose weights are all zero
+            makes no step.
         alpha : float, default=0
             L2 penalty strength.
         checked : bool, default=False
