@@ -191,6 +191,22 @@ def test_network_refuses_bad_rates_and_seeds():
         net._engine.loss_gradient(X, Y, None, 2.0, 0.0, False, np.array([0.0, 0.5]))
 
 
+def test_every_bit_of_a_64_bit_seed_matters():
+    # the masks are keyed by 32 bits: the high half of the seed is folded in, so seeds
+    # apart by 2^32 (e.g. base * 2**32 + run) draw other masks; only the low 64 bits count
+    net = Network([6, 40, 3], random_state=0)
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(50, 6)), np.eye(3)[rng.integers(0, 3, 50)]
+
+    def loss(seed):
+        return net.loss(X, Y, dropout=0.5, dropout_seed=seed)
+
+    base = {loss(seed) for seed in (0, 1, 2 ** 32, 2 ** 33, 2 ** 63, 2 ** 32 + 1)}
+    assert len(base) == 6
+    assert loss(-1) == loss(2 ** 64 - 1)
+    assert loss(7 + 2 ** 64) == loss(7)
+
+
 def test_new_parameters_survive_a_model_file(tmp_path):
     from cymlp import model_io
     model = cymlp.MLPClassifier((16, 8), activation="silu", dropout=[0.1, 0.3],

@@ -501,6 +501,7 @@ cdef class Engine:
     cdef object _dropout(self, rates, unsigned long long seed, Dropout* drop):
         """Fill ``drop`` from per-step dropout ``rates`` (None: none); return the arrays
         it points into (the caller keeps them alive), or None when nothing is dropped."""
+        cdef unsigned int high
         if rates is None:
             return None
         rates = np.asarray(rates, dtype=np.float64)
@@ -518,7 +519,12 @@ cdef class Engine:
         scales = np.ascontiguousarray(1.0 / (1.0 - rates))
         drop.thresholds = <const unsigned int*>cnp.PyArray_DATA(thresholds)
         drop.scales = <const double*>cnp.PyArray_DATA(scales)
+        # the masks are keyed by 32 bits: fold the high half in (a seed below 2^32
+        # keys itself), so that seeds apart by a multiple of 2^32 draw other masks
+        high = <unsigned int>(seed >> 32)
         drop.seed = <unsigned int>(seed & 0xFFFFFFFFu)
+        if high:
+            drop.seed ^= cymlp_mix32(high + 0x2545F491u)
         drop.key = 0
         return thresholds, scales
 

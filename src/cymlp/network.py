@@ -493,7 +493,7 @@ class Network:
             row of a batch: the function a training batch descends, so that gradients
             can be checked against finite differences.
         dropout_seed : int, default=0
-            Seeds the fixed mask.
+            Seeds the fixed mask (any integer; its low 64 bits are used).
 
         Returns
         -------
@@ -550,7 +550,7 @@ class Network:
             As in ``loss``: with dropout, a dropped unit passes no gradient and a kept
             one ``1 / (1 - rate)`` times its own.
         dropout_seed : int, default=0
-            Seeds the fixed mask.
+            Seeds the fixed mask (any integer; its low 64 bits are used).
 
         Returns
         -------
@@ -645,7 +645,7 @@ class Network:
             ``dropout_seed``, the optimizer's batch count, the step, the row's place in
             the batch and the unit, so results do not depend on the thread count.
         dropout_seed : int, default=0
-            Seeds the masks.
+            Seeds the masks (any integer; its low 64 bits are used).
 
         Returns
         -------
