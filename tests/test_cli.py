@@ -248,6 +248,56 @@ def test_predict_reports_bad_inputs_by_name(trained, tmp_path):
     assert np.load(tmp_path / "p.npy").shape == (2,)
 
 
+def _declaring_npz(path, rows, columns=784):
+    """An .npz whose deflated X.npy declares ``rows`` x ``columns`` float64 and holds a
+    few bytes: what a few MB of zeros inflating to tens of GB look like before inflating."""
+    import io
+    import zipfile
+    header = io.BytesIO()
+    np.lib.format.write_array_header_2_0(header, {"descr": "<f8", "fortran_order": False,
+                                                  "shape": (rows, columns)})
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("X.npy", header.getvalue() + bytes(4096))
+        labels = io.BytesIO()
+        np.save(labels, np.arange(3))
+        archive.writestr("y.npy", labels.getvalue())
+    return path
+
+
+def test_npz_arrays_larger_than_memory_are_refused_before_inflating(trained, tmp_path):
+    out, _ = trained
+    forged = str(_declaring_npz(tmp_path / "forged.npz", 1 << 32))   # 27 TB declared
+    result = run("predict", str(out / "model.npz"), forged)
+    assert result.returncode == 2, result.stderr
+    assert "forged.npz: the arrays 'X' declare 2.69e+04 GB, more than the" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    result = run("train", "--data", forged, "--epochs", "1", "--no-progress",
+                 "--output-dir", str(tmp_path / "run"))
+    assert result.returncode == 2
+    assert "more than the" in result.stderr and "of memory available" in result.stderr
+
+
+def test_npz_arrays_are_read_when_memory_allows(tmp_path, monkeypatch):
+    from cymlp import _cli_data
+    from cymlp.cli import CLIError
+    path = tmp_path / "data.npz"
+    np.savez_compressed(path, X=np.zeros((1000, 100)), y=np.arange(1000))   # 808,000 bytes
+    monkeypatch.setattr(_cli_data, "available_memory", lambda: 800_000)
+    with np.load(path) as archive, pytest.raises(CLIError, match="declare 0.000808 GB"):
+        _cli_data.read_npz_arrays(archive, ("X", "y"), path)
+    monkeypatch.setattr(_cli_data, "available_memory", lambda: 808_000)
+    with np.load(path) as archive:
+        X, y = _cli_data.read_npz_arrays(archive, ("X", "y"), path)
+    assert X.shape == (1000, 100) and (y == np.arange(1000)).all()
+
+
+def test_available_memory_is_read_from_the_kernel():
+    from cymlp._cli_data import available_memory
+    with open("/proc/meminfo") as handle:
+        total = int(next(line for line in handle if line.startswith("MemTotal:")).split()[1])
+    assert 0 < available_memory() <= total * 1024
+
+
 # -- any dataset, both tasks (issue 16) --------------------------------------------------
 
 def _user_data(tmp_path):

@@ -40,6 +40,72 @@ def sha256_of(path):
     return digest.hexdigest()
 
 
+def available_memory():
+    """Bytes of memory this process can still use: the kernel's MemAvailable, or less
+    when a cgroup (v2) limit leaves less; None where neither can be read."""
+    limits = []
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    limits.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        with open("/sys/fs/cgroup/memory.max") as handle:
+            limit = handle.read().strip()
+        with open("/sys/fs/cgroup/memory.current") as handle:
+            current = int(handle.read())
+        if limit != "max":
+            limits.append(max(int(limit) - current, 0))
+    except (OSError, ValueError):
+        pass
+    return min(limits) if limits else None
+
+
+def read_npz_arrays(archive, keys, path):
+    """Read the arrays ``keys`` of an open ``.npz`` archive, after checking that their
+    ``.npy`` headers declare no more bytes than the memory available.
+
+    A deflated member inflates to the size its header declares: a few MB of file can
+    declare tens of GB of zeros, which would otherwise be inflated into memory until
+    the kernel kills the process.
+
+    Parameters
+    ----------
+    archive : numpy.lib.npyio.NpzFile
+    keys : sequence of str
+        Names in ``archive.files``.
+    path : str or Path
+        For messages.
+
+    Returns
+    -------
+    list of ndarray
+    """
+    declared = 0
+    for key in keys:
+        try:
+            names = archive.zip.namelist()
+            with archive.zip.open(key + ".npy" if key + ".npy" in names else key) as stream:
+                version = np.lib.format.read_magic(stream)
+                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)
+                shape, _, dtype = read_header(stream)
+        except (OSError, ValueError, EOFError, KeyError, SyntaxError, TypeError) as exc:
+            raise CLIError("%s: array %r is not readable (%s)" % (path, key, exc)) from None
+        declared += int(np.prod(shape, dtype=object)) * dtype.itemsize
+    available = available_memory()
+    if available is not None and declared > available:
+        raise CLIError("%s: the arrays %s declare %.3g GB, more than the %.3g GB of memory "
+                       "available" % (path, ", ".join(map(repr, keys)), declared / 1e9,
+                                      available / 1e9))
+    try:
+        return [archive[key] for key in keys]
+    except (OSError, ValueError, EOFError) as exc:
+        raise CLIError("%s: %s" % (path, exc)) from None
+
+
 def load(spec, args):
     """Read the data named by ``spec`` (``--data`` or ``--test-data``).
 
@@ -98,10 +164,7 @@ def _read_npz(path, x_key, y_key):
             raise CLIError("%s has no array %s (it holds %s); name them with --x-key and "
                            "--y-key" % (path, " or ".join(map(repr, missing)),
                                         ", ".join(archive.files) or "none"))
-        try:
-            X, y = archive[x_key], archive[y_key]
-        except ValueError as exc:
-            raise CLIError("%s: %s" % (path, exc)) from None
+        X, y = read_npz_arrays(archive, (x_key, y_key), path)
     if X.dtype.kind not in "biuf":
         raise CLIError("%s: %s holds %s values, not numbers" % (path, x_key, X.dtype))
     if X.ndim > 2:

@@ -101,6 +101,8 @@ def read_rows(path, key=None):
     ndarray
         As stored (see ``as_rows``).
     """
+    from cymlp._cli_data import read_npz_arrays
+
     path = str(path)
     try:
         loaded = np.load(path, allow_pickle=False)
@@ -118,10 +120,7 @@ def read_rows(path, key=None):
         if key not in names:
             raise CLIError("%s holds the arrays %s; choose one with --key"
                            % (path, ", ".join(names) or "(none)"))
-        try:
-            return loaded[key]
-        except (OSError, ValueError, EOFError) as exc:
-            raise CLIError("%s: array %r is not readable (%s)" % (path, key, exc)) from None
+        return read_npz_arrays(loaded, (key,), path)[0]
 
 
 def as_rows(X, path, n_features):
