@@ -1,6 +1,7 @@
 """The cymlp command: train, evaluate, predict, and one-line errors."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -384,17 +385,40 @@ def test_train_on_a_folder_of_idx_files(tmp_path):
     (["--data", "DATA/animals.csv", "--target", "colour"], "has no column 'colour'"),
     (["--data", "DATA/labels.npz"], "has no array 'X'"),
     (["--data", "DATA/bad.csv"], "line 3: column 'b' is not a number"),
+    (["--data", "DATA/inf.csv"], "inf.csv, line 3: column 'b' is 1e999, not a finite number"),
+    (["--data", "DATA/nan.csv"], "nan.csv, line 2: column 'a' is NaN, not a finite number"),
+    (["--data", "DATA/nan.csv", "--target", "a"],
+     "nan.csv, line 2: the target 'a' is NaN, not a finite number"),
     (["--data", "DATA/animals.csv", "--task", "regress"], "--task regress needs numeric"),
 ])
 def test_bad_user_data_is_one_line_naming_the_file(tmp_path, args, message):
     _user_data(tmp_path)
     (tmp_path / "bad.csv").write_text("a,b,y\n1,2,x\n3,four,y\n")
+    (tmp_path / "inf.csv").write_text("a,b,y\n1,2,x\n3,1e999,y\n")
+    (tmp_path / "nan.csv").write_text("a,y\nNaN,1\nnan,2\n")
     args = [a.replace("DATA", str(tmp_path)) for a in args]
     result = subprocess.run([sys.executable, "-m", "cymlp", "train", "--epochs", "1", *args],
                             capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert result.returncode == 2
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_spreadsheet_csv_with_a_byte_order_mark_and_few_rows(tmp_path):
+    # "CSV UTF-8" from a spreadsheet starts with a BOM, which must not become part of the
+    # first column's name; 30 rows with the default batch of 128: the batch is the
+    # training rows, said in the banner, with no warning about clipping
+    rows = "".join("%d,%d,%s\n" % (i, i % 7, "yes" if i % 3 else "no") for i in range(30))
+    (tmp_path / "sheet.csv").write_text("size,age,label\n" + rows, encoding="utf-8-sig")
+    out = tmp_path / "run"
+    result = run("train", "--data", str(tmp_path / "sheet.csv"), "--target", "label",
+                 "--epochs", "2", "--layers", "4", "--no-progress", "--output-dir", str(out))
+    assert result.returncode == 0, result.stderr
+    n_train = int(re.search(r": (\d+) train /", result.stdout).group(1))
+    assert n_train < 30 and "batch %d," % n_train in result.stdout
+    assert "clipped" not in result.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["data"]["feature_names"] == ["size", "age"]
 
 
 def test_init_from_continues_a_saved_model_and_early_stopping_keeps_the_best(tmp_path):

@@ -180,7 +180,8 @@ def _read_npz(path, x_key, y_key):
 def _read_table(path, target, delimiter):
     """A CSV/TSV with a header row: numeric feature columns and one target column."""
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
+        # utf-8-sig: a spreadsheet's "CSV UTF-8" starts with a byte-order mark
+        with open(path, newline="", encoding="utf-8-sig") as handle:
             rows = list(csv.reader(handle, delimiter=delimiter))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise CLIError("%s is not a readable text table (%s)" % (path, exc)) from None
@@ -207,8 +208,17 @@ def _read_table(path, target, delimiter):
             bad = next(name for name, v in zip(features, values) if not _is_number(v))
             raise CLIError("%s, line %d: column %r is not a number" % (path, line, bad)) \
                 from None
+        if not np.isfinite(X[line - 2]).all():
+            bad = features[int(np.argmin(np.isfinite(X[line - 2])))]
+            raise CLIError("%s, line %d: column %r is %s, not a finite number"
+                           % (path, line, bad, values[features.index(bad)]))
         y.append(row[column].strip())
-    return X, _as_targets(np.array(y)), features
+    targets = _as_targets(np.array(y))
+    if targets.dtype.kind == "f" and not np.isfinite(targets).all():
+        line = int(np.argmin(np.isfinite(targets))) + 2
+        raise CLIError("%s, line %d: the target %r is %s, not a finite number"
+                       % (path, line, target, y[line - 2]))
+    return X, targets, features
 
 
 def _is_number(text):

@@ -154,6 +154,8 @@ def train(args):
     from cymlp._threads import blas_threads, training_plan
 
     data, task, X_fit, X_val, y_fit, y_val = _prepare(args)
+    # a batch is at most the training rows (the banner and metrics.json say what was used)
+    args.batch_size = min(args.batch_size, len(y_fit))
     dtype = np.dtype(args.dtype)
     X_fit, X_val, X_test = (np.ascontiguousarray(a, dtype=dtype)
                             for a in (X_fit, X_val, data.X_test))
