@@ -254,6 +254,34 @@ def test_bad_training_input_is_refused_clearly(make, error, message):
         cymlp.MLPClassifier(max_iter=5).fit(X, y)
 
 
+@pytest.mark.parametrize("dtype, huge", [(np.float64, 1e308), (np.float32, 3e38)])
+@pytest.mark.parametrize("activation", ["relu", "identity", "leaky_relu"])
+def test_inputs_that_overflow_the_network_are_refused_not_predicted(dtype, huge,
+                                                                     activation):
+    # finite inputs whose hidden sums overflow: softmax of inf logits is NaN, whose
+    # argmax is class 0 (scikit-learn returns those, with numpy's RuntimeWarnings)
+    X = IRIS_X.astype(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        models = [cymlp.MLPClassifier((8,), activation=activation, max_iter=20,
+                                      random_state=0).fit(X, IRIS_Y),
+                  cymlp.MLPRegressor(hidden_layer_sizes=(8,), activation=activation,
+                                     max_iter=20, random_state=0).fit(X, IRIS_X[:, 0])]
+    far = X.copy()
+    far[[3, 70]] = huge
+    for model in models:
+        for W in model.coefs_:
+            W[...] = np.abs(W) + 1   # every path from an input to an output multiplies
+        methods = [model.predict, lambda Z: model.score(Z, model.predict(X))]
+        if hasattr(model, "predict_proba"):
+            methods += [model.predict_proba, model.predict_log_proba]
+        for method in methods:
+            with pytest.raises(ValueError, match=r"NaN or infinite for 2 of 150 rows "
+                                                 r"\(rows 3, 70\)"):
+                method(far)
+        assert np.isfinite(model.predict(X).astype(float)).all()
+
+
 @pytest.mark.parametrize("params, message", [
     (dict(hidden_layer_sizes=(0,)), "hidden_layer_sizes"),
     (dict(batch_size=0), "batch_size"),

@@ -55,7 +55,7 @@ from cymlp._callbacks import CallbackSupport, fit_tasks, with_callbacks
 from cymlp._names import ACTIVATION_CODES
 from cymlp._threads import training_plan
 from cymlp._typing import MatrixLike
-from cymlp._checks import NOT_FINITE, READY, ready_matrix_state
+from cymlp._checks import NOT_FINITE, READY, all_finite_array, ready_matrix_state
 from cymlp._validation import (c_array, check_csr_matrix, check_sample_weight,
                                check_weight_values, weight_total)
 from cymlp.network import DivergenceError, Network
@@ -712,7 +712,10 @@ class _BaseMLP(CallbackSupport, BaseEstimator):
 
     def _forward(self, X):
         network = self._fitted_network()
-        return network._forward(self._check_predict_input(X))
+        output = network._forward(self._check_predict_input(X))
+        if not all_finite_array(output):
+            raise _overflow_error(output)
+        return output
 
     def _validate_xy(self, X, y, reset, **kwargs):
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc", "coo"],
@@ -1227,6 +1230,17 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             The predicted values (one column per output for multi-output models).
         """
         return self._shape_output(self._forward(X))
+
+
+def _overflow_error(output):
+    """The ValueError for a prediction whose network output is NaN or infinite."""
+    rows = np.flatnonzero(~np.isfinite(output).all(axis=1))
+    return ValueError(
+        "The network's output is NaN or infinite for %d of %d rows (rows %s%s): their "
+        "inputs overflow it, being far beyond the values it was trained on (or its "
+        "weights were set so). No prediction is made." % (
+            rows.size, output.shape[0], ", ".join(map(str, rows[:5])),
+            ", ..." if rows.size > 5 else ""))
 
 
 # the shared sections go in at the placeholders' indentation (the placeholder line has it)
