@@ -196,6 +196,34 @@ def test_refusals():
     for bad in (X[0], X.astype(np.int64), X.astype(object)):
         with pytest.raises(ValueError, match="X_sample"):
             cymlp.onnx.to_onnx(model, bad)
+    # a sample of another width made a graph ONNX Runtime could not load
+    network = cymlp.Network([5, 3, 2], random_state=0)
+    for fitted in (model, network, make_pipeline(StandardScaler(), model).fit(X, X[:, 0] > 0)):
+        with pytest.raises(ValueError, match="X_sample has 4 features, but the model "
+                                             "takes 5"):
+            cymlp.onnx.to_onnx(fitted, X[:, :4])
+    with pytest.raises(ValueError, match="target_opset must be at least 9"):
+        cymlp.onnx.to_onnx(model, X, target_opset=8)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("activation", sorted(ACTIVATION_CODES))
+def test_the_oldest_opset_supported_runs_every_activation(dtype, activation):
+    X, rng = _data(dtype)
+    y = rng.integers(0, 3, len(X))
+    classifier = _fit(cymlp.MLPClassifier((6,), activation=activation, max_iter=10,
+                                          random_state=0), X, y)
+    regressor = _fit(cymlp.MLPRegressor(hidden_layer_sizes=(6,), activation=activation,
+                                        max_iter=10, random_state=0), X, X[:, 0])
+    tolerance = 1e-6 if (activation, dtype) == ("gelu", np.float64) else TOLERANCE[dtype]
+    onx = cymlp.onnx.to_onnx(classifier, X, options={"zipmap": False},
+                             target_opset=cymlp.onnx.MIN_OPSET)
+    assert {o.version for o in onx.opset_import if o.domain in ("", "ai.onnx")} == {9}
+    label, proba = _run(onx, X)
+    np.testing.assert_allclose(proba, classifier.predict_proba(X), rtol=0, atol=tolerance)
+    _assert_labels_equal(label, classifier.predict(X), proba, dtype)
+    (output,) = _run(cymlp.onnx.to_onnx(regressor, X, target_opset=cymlp.onnx.MIN_OPSET), X)
+    np.testing.assert_allclose(output.ravel(), regressor.predict(X), rtol=0, atol=tolerance)
 
 
 def test_fashion_mnist_test_images(fashion_mnist):

@@ -285,6 +285,12 @@ def register_converters() -> None:
     _registered = True
 
 
+#: The oldest ONNX opset cymlp's graphs are built and tested for (every activation, both
+#: float types, run by ONNX Runtime): opsets 7 and 8 lack Erf (gelu) and ONNX Runtime's
+#: float64 kernels of the workarounds.
+MIN_OPSET = 9
+
+
 def to_onnx(model: Any, X_sample: Any, *, target_opset: Optional[int] = None,
             options: Optional[dict] = None, name: Optional[str] = None) -> Any:
     """Convert a fitted cymlp model, or a pipeline holding one, to an ONNX model.
@@ -297,7 +303,8 @@ def to_onnx(model: Any, X_sample: Any, *, target_opset: Optional[int] = None,
         A few input rows: their dtype (float32 or float64) fixes the graph's float type
         and its input's type; only the first row is read.
     target_opset : int, optional
-        ONNX opset to target (default: skl2onnx's latest tested opset).
+        ONNX opset to target, at least ``MIN_OPSET`` (9); default: skl2onnx's latest
+        tested opset.
     options : dict, optional
         The skl2onnx conversion options, e.g. ``{"zipmap": False}`` so that a classifier's
         probabilities are a tensor instead of a list of maps.
@@ -326,5 +333,14 @@ def to_onnx(model: Any, X_sample: Any, *, target_opset: Optional[int] = None,
     if X_sample.ndim != 2 or X_sample.dtype not in (np.float32, np.float64):
         raise ValueError("X_sample must be a 2-D float32 or float64 array, got %s of "
                          "shape %s" % (X_sample.dtype, X_sample.shape))
+    n_features = (model.n_inputs if isinstance(model, Network)
+                  else getattr(model, "n_features_in_", None))
+    if n_features is not None and X_sample.shape[1] != n_features:
+        raise ValueError("X_sample has %d features, but the model takes %d"
+                         % (X_sample.shape[1], n_features))
+    if target_opset is not None and target_opset < MIN_OPSET:
+        raise ValueError("target_opset must be at least %d (Erf and MatMul's broadcasting; "
+                         "ONNX Runtime also lacks older kernels), got %d"
+                         % (MIN_OPSET, target_opset))
     return skl2onnx.to_onnx(model, X_sample[:1], target_opset=target_opset,
                             options=options, name=name)
