@@ -182,15 +182,38 @@ def test_inputs_are_converted_not_modified():
     (dict(layers=[5, 3, 2], output="tanh"), "unknown output"),
     (dict(layers=[5, 3, 2], activation=["relu", "relu"]), "2 entries for 1 hidden"),
     (dict(layers=[cymlp.Dense(2, 3), cymlp.Dense(4, 1)]), "step 1 has 4 inputs"),
+    # no hidden step: a wrong name was ignored
+    (dict(layers=[5, 2], activation="swish"), "unknown activation 'swish'"),
+    (dict(layers=[5, 3, 1], output="softmax"), "softmax output needs at least 2 units"),
+    # refused before 32 GB of float64 parameters and gradients are allocated
+    (dict(layers=[2 ** 30, 2]), "2147483650 parameters: more than BLAS's 32-bit sizes"),
+    # a shared layer's parameters count once
+    (dict(layers=[cymlp.Dense(46341, 46341)] * 2), "2147534622 parameters"),
 ])
 def test_bad_network_specs(kwargs, message):
     with pytest.raises(ValueError, match=message):
         cymlp.Network(**kwargs)
 
 
-def test_bad_dtype_spec():
-    with pytest.raises(TypeError, match="dtype"):
-        cymlp.Network([2, 2], dtype=np.int32)
+def test_dtype_spec():
+    for spelling in (np.float32, "float32", "f4", np.dtype(np.float32)):
+        assert cymlp.Network([2, 2], dtype=spelling).dtype == np.float32
+    for spelling in (np.float64, float, "float64", "double"):
+        assert cymlp.Network([2, 2], dtype=spelling).dtype == np.float64
+    for bad in (np.int32, "float16", ">f8", None, "no such type", object()):
+        with pytest.raises(TypeError, match="dtype must be float32 or float64"):
+            cymlp.Network([2, 2], dtype=bad)
+
+
+def test_random_state_spec():
+    same = [cymlp.Network([3, 2], random_state=seed).params
+            for seed in (7, np.int64(7), np.random.RandomState(7))]
+    np.testing.assert_array_equal(same[0], same[1])
+    np.testing.assert_array_equal(same[0], same[2])
+    for bad in ("7", 7.0, np.random.default_rng(7)):
+        with pytest.raises(TypeError, match="random_state must be None, an int or a "
+                                            "numpy.random.RandomState"):
+            cymlp.Network([3, 2], random_state=bad)
 
 
 def _numpy_sgd_epoch(net, X, Y, lr, momentum, nesterov, batch):

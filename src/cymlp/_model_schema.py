@@ -266,6 +266,8 @@ def check_network(network, where):
              sorted(ACTIVATION_CODES))
     _require(isinstance(output, str) and output in OUTPUT_CODES, where,
              "output must be one of %s", sorted(OUTPUT_CODES))
+    _require(output != "softmax" or shapes[steps[-1]][1] >= 2, where,
+             "a softmax output needs at least 2 units")
     n_params = sum(a * b + b for a, b in shapes)
     _require(n_params <= MAX_SIZE, where, "%d parameters (at most %d)", n_params, MAX_SIZE)
     return ModelSpec(kind=None, dtype=None, layers=shapes, steps=[int(i) for i in steps],

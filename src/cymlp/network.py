@@ -25,6 +25,8 @@ from cymlp._validation import (c_array, check_float_matrix, check_positive_int,
 from cymlp.optimizers import _Optimizer
 
 DTYPES = (np.float32, np.float64)
+#: BLAS takes 32-bit sizes: the parameter count, and so every layer, stays below 2^31.
+MAX_PARAMS = 2 ** 31 - 1
 
 # Every live Network, so that a forked child can give each a fresh workspace lock (one
 # held by a parent thread that the child does not have would never be released).
@@ -93,6 +95,29 @@ class EpochResult:
     weight_sum: float
 
 
+def _float_dtype(dtype):
+    """``dtype`` as numpy's float32 or float64 dtype (anything ``numpy.dtype`` reads as
+    one of them: the type, its name, 'f4'...), or raise TypeError."""
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError:
+        resolved = None
+    if dtype is None or resolved not in DTYPES:
+        raise TypeError("dtype must be float32 or float64, got %r" % (dtype,))
+    return resolved
+
+
+def _random_state(random_state):
+    """A RandomState to draw from: ``random_state`` itself, or a new one seeded by an int
+    (or by the OS when None)."""
+    if isinstance(random_state, np.random.RandomState):
+        return random_state
+    if random_state is None or isinstance(random_state, numbers.Integral):
+        return np.random.RandomState(random_state)
+    raise TypeError("random_state must be None, an int or a numpy.random.RandomState, "
+                    "got %r" % (random_state,))
+
+
 def _as_steps(layers):
     """Return one Dense per step from sizes or Dense objects."""
     layers = list(layers)
@@ -111,7 +136,12 @@ def _as_steps(layers):
 
 def _as_activations(activation, n_hidden):
     """Return the list of hidden activation names, one per hidden step."""
-    names = [activation] * n_hidden if isinstance(activation, str) else list(activation)
+    if isinstance(activation, str):
+        if activation not in ACTIVATION_CODES:   # also with no hidden step to use it
+            raise ValueError("unknown activation %r; choose from %s"
+                             % (activation, sorted(ACTIVATION_CODES)))
+        return [activation] * n_hidden
+    names = list(activation)
     if len(names) != n_hidden:
         raise ValueError("activation has %d entries for %d hidden layers"
                          % (len(names), n_hidden))
@@ -144,6 +174,7 @@ class Network:
     output : {'softmax', 'logistic', 'identity', 'exp'}, default='softmax'
         Output activation (and so the loss).
     dtype : {numpy.float32, numpy.float64}, default=numpy.float64
+        Or anything ``numpy.dtype`` reads as one of them ('float32', 'f8'...).
     random_state : int, RandomState or None
         Seeds the Glorot-uniform initialisation.
     init_factor : float, optional
@@ -180,13 +211,19 @@ class Network:
         if output not in OUTPUT_CODES:
             raise ValueError("unknown output %r; choose from %s" % (output, sorted(OUTPUT_CODES)))
         self.output = output
-        if dtype not in DTYPES:
-            raise TypeError("dtype must be numpy.float32 or numpy.float64, got %r" % (dtype,))
-        self.dtype = np.dtype(dtype)
+        self.dtype = _float_dtype(dtype)
         for k in range(1, len(steps)):
             if steps[k].n_in != steps[k - 1].n_out:
                 raise ValueError("step %d has %d inputs but step %d has %d outputs"
                                  % (k, steps[k].n_in, k - 1, steps[k - 1].n_out))
+        if output == "softmax" and steps[-1].n_out < 2:
+            raise ValueError("a softmax output needs at least 2 units (one unit would "
+                             "always output 1); use output='logistic' for one")
+        n_params = sum(dense.n_in * dense.n_out + dense.n_out
+                       for dense in {id(dense): dense for dense in steps}.values())
+        if n_params > MAX_PARAMS:
+            raise ValueError("%d parameters: more than BLAS's 32-bit sizes allow (%d)"
+                             % (n_params, MAX_PARAMS))
         self.layers: list[Dense] = []
         self.step_layers: list[int] = []
         index_of = {}   # id(Dense) -> its index in self.layers (one pass, not a scan)
@@ -317,8 +354,7 @@ class Network:
         init_factor : float, optional
             See the class docstring.
         """
-        rng = (random_state if isinstance(random_state, np.random.RandomState)
-               else np.random.RandomState(random_state))
+        rng = _random_state(random_state)
         if init_factor is None:
             all_logistic = bool(self.hidden_activations) and all(
                 a == "logistic" for a in self.hidden_activations)
