@@ -116,6 +116,23 @@ def test_bad_settings_are_refused(make, message):
         make()
 
 
+@pytest.mark.parametrize("make, message", [
+    # numbers as text, and "yes" for a flag, were taken as float("1") and bool("yes")
+    (lambda: cymlp.Adam(learning_rate="0.01"), "learning_rate must be a real number"),
+    (lambda: cymlp.SGD(momentum=None), "momentum must be a real number"),
+    (lambda: cymlp.Adam(beta_1=True), "beta_1 must be a real number"),
+    (lambda: cymlp.AdamW(weight_decay="0"), "weight_decay must be a real number"),
+    (lambda: StepSchedule(3, gamma="0.5"), "gamma must be a real number"),
+    (lambda: cymlp.SGD(nesterov="no"), "nesterov must be True or False"),
+])
+def test_settings_of_the_wrong_type_are_a_type_error(make, message):
+    with pytest.raises(TypeError, match=message):
+        make()
+    # numpy's numbers and flags are fine
+    cymlp.SGD(np.float32(0.1), momentum=np.float64(0.5), nesterov=np.bool_(False))
+    cymlp.Adam(learning_rate=1, beta_1=np.float32(0.8))
+
+
 # -- in the estimators ---------------------------------------------------------------
 
 def _digits():

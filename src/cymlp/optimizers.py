@@ -7,7 +7,7 @@ be resumed (``partial_fit``, ``warm_start``) with the state it had.
 """
 import math
 from abc import ABC, abstractmethod
-from numbers import Integral
+from numbers import Integral, Real
 from typing import Any, Optional
 
 import numpy as np
@@ -16,15 +16,22 @@ from cymlp._engine import (OPTIMIZER_ADAM, OPTIMIZER_ADAMW, OPTIMIZER_SGD, SCHED
                            SCHEDULE_COSINE, SCHEDULE_STEP)
 
 
+def _real(name, value):
+    """``value`` as a float if it is a real number (not a bool, not a string)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Real):
+        raise TypeError("%s must be a real number, got %r" % (name, value))
+    return float(value)
+
+
 def _check_positive(name, value):
-    value = float(value)
+    value = _real(name, value)
     if not np.isfinite(value) or value <= 0:
         raise ValueError("%s must be a finite number > 0, got %r" % (name, value))
     return value
 
 
 def _check_unit_interval(name, value, *, closed_low=True):
-    value = float(value)
+    value = _real(name, value)
     if not (0 <= value < 1) or (value == 0 and not closed_low):
         raise ValueError("%s must be in [0, 1), got %r" % (name, value))
     return value
@@ -130,7 +137,7 @@ class StepSchedule(_Schedule):
 
     def __init__(self, step_size: int, gamma: float = 0.1) -> None:
         self.step_size = _check_count("step_size", step_size, 1)
-        gamma = float(gamma)
+        gamma = _real("gamma", gamma)
         if not (0 < gamma <= 1):
             raise ValueError("gamma must be in (0, 1], got %r" % gamma)
         self.gamma = gamma
@@ -232,6 +239,8 @@ class SGD(_Optimizer):
         super().__init__(schedule)
         self.learning_rate = _check_positive("learning_rate", learning_rate)
         self.momentum = _check_unit_interval("momentum", momentum)
+        if not isinstance(nesterov, (bool, np.bool_)):
+            raise TypeError("nesterov must be True or False, got %r" % (nesterov,))
         self.nesterov = bool(nesterov)
 
     def engine_args(self) -> tuple:  # docstring: _Optimizer.engine_args
@@ -287,7 +296,7 @@ class AdamW(Adam):
                  beta_2: float = 0.999, epsilon: float = 1e-8, weight_decay: float = 0.01,
                  schedule: Optional[_Schedule] = None) -> None:
         super().__init__(learning_rate, beta_1, beta_2, epsilon, schedule)
-        weight_decay = float(weight_decay)
+        weight_decay = _real("weight_decay", weight_decay)
         if not np.isfinite(weight_decay) or weight_decay < 0:
             raise ValueError("weight_decay must be a finite number >= 0, got %r"
                              % weight_decay)
