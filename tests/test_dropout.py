@@ -173,6 +173,7 @@ def test_dropout_masks_follow_random_state():
     (dict(dropout=-0.1), ValueError, "dropout"),
     (dict(dropout=[0.1, 0.2]), ValueError, "2 rates for 1 hidden"),
     (dict(dropout=["a"]), TypeError, "numbers"),
+    (dict(dropout=np.array([[0.1, 0.2]])), TypeError, "1-D sequence of rates, got 2 dim"),
     (dict(dropout=0.2, solver="lbfgs"), ValueError, "stochastic solvers"),
 ])
 def test_bad_dropout_is_refused(params, error, message):

@@ -549,6 +549,9 @@ class Network:
         n_hidden = self.n_steps - 1
         if np.ndim(dropout) == 0:
             rates = [dropout] * n_hidden
+        elif np.ndim(dropout) > 1:
+            raise TypeError("dropout must be one rate or a 1-D sequence of rates, got %d "
+                            "dimensions" % np.ndim(dropout))
         else:
             rates = list(dropout)
             if len(rates) != n_hidden:
