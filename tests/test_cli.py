@@ -278,6 +278,29 @@ def test_npz_arrays_larger_than_memory_are_refused_before_inflating(trained, tmp
     assert "more than the" in result.stderr and "of memory available" in result.stderr
 
 
+def test_data_and_inputs_must_be_regular_files(trained, tmp_path):
+    # a FIFO blocked the command forever; /dev/zero as a CSV grew to 7 GB in 25 s
+    if not hasattr(os, "mkfifo") or not os.path.exists("/dev/zero"):
+        pytest.skip("needs POSIX FIFOs and /dev/zero")
+    out, _ = trained
+    os.mkfifo(tmp_path / "fifo.csv")
+    os.mkfifo(tmp_path / "fifo.npy")
+    (tmp_path / "zero.csv").symlink_to("/dev/zero")
+    (tmp_path / "zero.npy").symlink_to("/dev/zero")
+    cases = [
+        (["train", "--data", str(tmp_path / "fifo.csv")], "fifo.csv is a FIFO (named pipe)"),
+        (["train", "--data", str(tmp_path / "zero.csv")], "zero.csv is a character device"),
+        (["predict", str(out / "model.npz"), str(tmp_path / "fifo.npy")], "fifo.npy is a FIFO"),
+        (["predict", str(out / "model.npz"), str(tmp_path / "zero.npy")],
+         "zero.npy is a character device, not a regular file"),
+        (["evaluate", str(tmp_path / "zero.npy")], "not a model file"),
+    ]
+    for args, message in cases:
+        result = run(*args, timeout=60)
+        assert result.returncode == 2, result.stderr
+        assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
 def test_npz_arrays_are_read_when_memory_allows(tmp_path, monkeypatch):
     from cymlp import _cli_data
     from cymlp.cli import CLIError

@@ -216,3 +216,18 @@ def test_float_images_with_nan_or_inf_are_refused(tmp_path):
     (directory / "train-images-idx3-ubyte").write_bytes(idx_bytes(images, 0x0D))
     with pytest.raises(ValueError, match="NaN or infinite"):
         datasets.load_mnist(directory)
+
+
+def test_idx_files_must_be_regular_files(tmp_path):
+    import os
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("needs POSIX FIFOs")
+    import subprocess
+    import sys
+    # in a child with a deadline: reading a FIFO waited for a writer forever
+    os.mkfifo(tmp_path / "fifo-idx3-ubyte")
+    code = ("from cymlp import datasets\ntry:\n    datasets.read_idx(%r)\n"
+            "except ValueError as exc:\n    print(exc)" % str(tmp_path / "fifo-idx3-ubyte"))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60)
+    assert "fifo-idx3-ubyte is a FIFO (named pipe), not a regular file" in result.stdout

@@ -193,6 +193,32 @@ def test_zip_bomb_member_is_refused_before_inflating(fitted, tmp_path, peak_byte
         assert peak < 20 << 20, "inflated %d MB before refusing" % (peak >> 20)
 
 
+def _special_files(tmp_path):
+    """A FIFO (opening it waits for a writer) and a link to /dev/zero (never ends)."""
+    import os
+    if not hasattr(os, "mkfifo") or not os.path.exists("/dev/zero"):
+        pytest.skip("needs POSIX FIFOs and /dev/zero")
+    os.mkfifo(tmp_path / "fifo.npz")
+    (tmp_path / "zero.npz").symlink_to("/dev/zero")
+    return {"fifo.npz": "a FIFO (named pipe)", "zero.npz": "a character device",
+            ".": "a directory"}
+
+
+def test_only_regular_files_are_read(tmp_path):
+    # run in a child with a deadline: before, the FIFO blocked forever and /dev/zero was
+    # read "to its end" until the memory ran out
+    import subprocess
+    import sys
+    for name, kind in _special_files(tmp_path).items():
+        code = ("from cymlp import model_io\ntry:\n    model_io.load(%r)\n"
+                "except model_io.ModelFileError as exc:\n    print(exc)"
+                % str(tmp_path / name))
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert "is %s, not a regular file: not a model file" % kind in result.stdout
+
+
 def _forged_directory(n_entries):
     """A zip of nothing but a central directory of ``n_entries`` entries named params.npy."""
     import struct

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cymlp._files import regular_file_problem
 from cymlp.cli import CLIError
 
 FASHION = "fashion-mnist"
@@ -139,6 +140,9 @@ def load(spec, args):
     if not path.exists():
         raise CLIError("%s: no such file or directory (--data takes fashion-mnist, a folder "
                        "of IDX files, a .npz or a .csv/.tsv file)" % spec)
+    problem = regular_file_problem(path)
+    if problem:
+        raise CLIError("%s %s" % (spec, problem))
     suffix = path.suffix.lower()
     if suffix == ".npz":
         X, y = _read_npz(path, args.x_key, args.y_key)

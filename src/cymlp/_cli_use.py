@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cymlp._files import regular_file_problem
 from cymlp.cli import CLIError
 
 
@@ -104,6 +105,9 @@ def read_rows(path, key=None):
     from cymlp._cli_data import read_npz_arrays
 
     path = str(path)
+    problem = regular_file_problem(path)   # FileNotFoundError passes through
+    if problem:
+        raise CLIError("%s %s" % (path, problem))
     try:
         loaded = np.load(path, allow_pickle=False)
     except FileNotFoundError:

@@ -28,6 +28,8 @@ from math import prod
 
 import numpy as np
 
+from cymlp._files import regular_file_problem
+
 #: A deflated member larger than 1 MiB may inflate to at most this many times its
 #: compressed size.  cymlp writes members uncompressed; float parameters compress to
 #: no better than ~1.2:1, so only a forged or padded member comes near this.
@@ -99,12 +101,13 @@ def open_archive(path):
     FileNotFoundError, PermissionError
         As ``open`` raises them.
     ModelFileError
-        For a directory or anything that is not a readable zip archive.
+        For anything but a regular file (a directory, FIFO, device...), and anything
+        that is not a readable zip archive.
     """
-    try:
-        handle = _OpeningReader(io.FileIO(path, "rb"))
-    except IsADirectoryError:
-        raise ModelFileError("%s is a directory, not a model file" % path) from None
+    problem = regular_file_problem(path)
+    if problem:
+        raise ModelFileError("%s %s: not a model file" % (path, problem))
+    handle = _OpeningReader(io.FileIO(path, "rb"))
     handle.cap = MAX_DIRECTORY_BYTES
     try:
         archive = zipfile.ZipFile(handle)

@@ -22,6 +22,7 @@ from math import prod
 from pathlib import Path
 from typing import Optional
 
+from cymlp._files import regular_file_problem
 from cymlp._typing import PathLike
 
 import numpy as np
@@ -229,6 +230,9 @@ def read_idx(path: PathLike, sha256: Optional[str] = None) -> np.ndarray:
 
 def _read_idx_file(path, gzipped, name, sha256):
     """``read_idx`` with the compression given and the file called ``name`` in errors."""
+    problem = regular_file_problem(path)
+    if problem:
+        raise ValueError("%s %s" % (name, problem))
     if not gzipped:
         with open(path, "rb") as stream:
             return _read_idx_stream(stream, name, sha256)
