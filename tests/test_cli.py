@@ -322,6 +322,34 @@ def test_available_memory_is_read_from_the_kernel():
     assert 0 < available_memory() <= total * 1024
 
 
+def test_predict_never_overwrites_its_inputs_nor_writes_elsewhere(trained, tmp_path):
+    out, _ = trained
+    model = out / "model.npz"
+    rows = tmp_path / "rows.npy"
+    np.save(rows, np.zeros((3, 784), np.float32))
+    before = rows.read_bytes()
+    same_model = tmp_path / "model-copy.npy"   # a model file may have any name
+    same_model.write_bytes(model.read_bytes())
+    cases = [
+        # np.save appended .npy and the message named the path asked for
+        (["--output", str(tmp_path / "preds.txt")], "must end in .npy or .csv"),
+        (["--output", str(tmp_path)], "must end in .npy or .csv"),
+        (["--output", str(rows)], "rows.npy is the input file, which would be overwritten"),
+    ]
+    for extra, message in cases:
+        result = run("predict", str(model), str(rows), *extra)
+        assert result.returncode == 2 and message in result.stderr, result.stderr
+    result = run("predict", str(same_model), str(rows), "--output", str(same_model))
+    assert result.returncode == 2 and "is the model file" in result.stderr
+    assert rows.read_bytes() == before and same_model.read_bytes() == model.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model-copy.npy", "rows.npy"]
+    for name in ("p.npy", "p.csv"):
+        result = run("predict", str(model), str(rows), "--output", str(tmp_path / name))
+        assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model-copy.npy", "p.csv",
+                                                           "p.npy", "rows.npy"]
+
+
 # -- any dataset, both tasks (issue 16) --------------------------------------------------
 
 def _user_data(tmp_path):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cymlp._files import regular_file_problem
+from cymlp._files import regular_file_problem, replaced_atomically, same_file
 from cymlp.cli import CLIError
 
 
@@ -164,12 +164,19 @@ def predict(args):
     X = as_rows(read_rows(args.file, args.key), args.file, model.n_features_in_)
     if args.proba and not isinstance(model, MLPClassifier):
         raise CLIError("--proba needs a classifier; %s holds a regressor" % args.model)
-    predictions = model.predict_proba(X) if args.proba else model.predict(X)
     output = Path(args.output or str(Path(args.file).with_suffix("")) + ".pred.npy")
+    if output.suffix.lower() not in (".npy", ".csv"):
+        raise CLIError("--output %s: the predictions file must end in .npy or .csv"
+                       % output)
+    for what, path in (("the input file", args.file), ("the model file", args.model)):
+        if same_file(output, path):
+            raise CLIError("--output %s is %s, which would be overwritten" % (output, what))
+    predictions = model.predict_proba(X) if args.proba else model.predict(X)
     if output.suffix.lower() == ".csv":
         _write_csv(output, predictions, model.classes_ if args.proba else None)
     else:
-        np.save(output, predictions, allow_pickle=False)
+        with replaced_atomically(output) as handle:
+            np.save(handle, predictions, allow_pickle=False)
     print("wrote %d predictions to %s" % (len(predictions), output))
     return 0
 
@@ -178,7 +185,7 @@ def _write_csv(path, predictions, classes):
     """One row per prediction; with ``classes``, one column of probability per class."""
     import csv
 
-    with open(path, "w", newline="", encoding="utf-8") as handle:
+    with replaced_atomically(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         if classes is not None:
             writer.writerow(["proba_%s" % c for c in classes])

@@ -1,12 +1,16 @@
-"""Files cymlp reads because a user named them: regular files only.
+"""Files a user names: cymlp reads regular files only, and replaces a file it writes
+whole or not at all.
 
 A FIFO (or a terminal) makes ``open`` or the first read wait for a writer forever, and
 a device such as ``/dev/zero`` never ends: a reader that takes "to the end of the file"
 then grows until the kernel kills it.  So every reader of a named file (model files,
 the command line's data and inputs, IDX files) asks here first.
 """
+import contextlib
 import os
+import secrets
 import stat
+from pathlib import Path
 
 _KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
           (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
@@ -35,3 +39,53 @@ def regular_file_problem(path):
         return None
     kind = next((name for test, name in _KINDS if test(mode)), "special")
     return "is %s, not a regular file" % kind
+
+
+@contextlib.contextmanager
+def replaced_atomically(path, mode="wb", **open_args):
+    """Write a new file beside ``path`` and rename it to ``path`` when the block ends.
+
+    A crash or an error inside the block leaves ``path`` as it was (an existing file is
+    replaced whole or not at all) and no partial file behind.  The file gets the usual
+    mode, 0666 less the umask (``tempfile.mkstemp`` would give 0600).
+
+    Parameters
+    ----------
+    path : str or Path
+    mode : str, default='wb'
+        As for ``open``: 'wb' or 'w'.
+    **open_args
+        More arguments of ``open`` (``newline``, ``encoding``).
+
+    Yields
+    ------
+    file object
+    """
+    path = Path(path)
+    temp = path.parent / (".part-%d-%s%s" % (os.getpid(), secrets.token_hex(8), path.suffix))
+    handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                     0o666)
+    try:
+        with os.fdopen(handle, mode, **open_args) as out:
+            yield out
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+def same_file(a, b):
+    """Whether ``a`` and ``b`` name the same existing file.
+
+    Parameters
+    ----------
+    a, b : str or Path
+
+    Returns
+    -------
+    bool
+    """
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False

@@ -17,8 +17,6 @@ new optimizer.
 """
 import hashlib
 import json
-import os
-import secrets
 from pathlib import Path
 from typing import Any, Union
 
@@ -27,6 +25,7 @@ from sklearn.preprocessing import LabelBinarizer
 
 from cymlp import _model_reader as _reader
 from cymlp import _model_schema as _schema
+from cymlp._files import replaced_atomically
 from cymlp._model_reader import ModelFileError
 from cymlp._model_schema import FORMAT_NAME, FORMAT_VERSION
 from cymlp._typing import PathLike
@@ -120,18 +119,9 @@ def save(model: Union[Network, MLPClassifier, MLPRegressor], path: PathLike) -> 
     entries["checksum"] = _checksum(entries)
 
     path = Path(path)
-    # a new file with the user's usual mode (0666 less the umask), unlike mkstemp's 0600
-    temp = path.parent / (".part-%d-%s.npz" % (os.getpid(), secrets.token_hex(8)))
-    handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
-                     0o666)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            # (the member names are ours, never numpy's allow_pickle keyword)
-            np.savez(out, **entries)  # type: ignore[arg-type]
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    with replaced_atomically(path) as out:
+        # (the member names are ours, never numpy's allow_pickle keyword)
+        np.savez(out, **entries)  # type: ignore[arg-type]
     return path
 
 
