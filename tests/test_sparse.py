@@ -201,3 +201,58 @@ def test_int32_and_intp_column_indices_give_the_same_results():
     grads = net._engine.grads.copy()
     assert net._engine.loss_gradient(wide, Y3, None, 120.0, 0.0, True) == first
     np.testing.assert_array_equal(net._engine.grads, grads)
+
+
+_DAMAGE = r'''
+import sys, warnings
+import numpy as np, scipy.sparse as sp
+import cymlp
+warnings.simplefilter("ignore")
+X = sp.random(50, 20, density=0.3, format="csr", random_state=0)
+y = np.arange(50) % 2
+model = cymlp.MLPClassifier((5,), max_iter=3, random_state=0).fit(X, y)
+uses = {
+    "fit": lambda B: cymlp.MLPClassifier((5,), max_iter=3).fit(B, y),
+    "partial_fit": lambda B: cymlp.MLPClassifier((5,)).partial_fit(B, y, classes=[0, 1]),
+    "X_val": lambda B: cymlp.MLPClassifier((5,), max_iter=3).fit(X, y, X_val=B, y_val=y),
+    "predict": model.predict,
+    "Network": cymlp.Network([20, 3, 2]).forward,
+}
+def damaged(fmt, how):
+    B = X.asformat(fmt).copy()
+    if fmt == "coo":
+        {"big": B.col, "negative": B.row, "past": B.row}[how][3] = {
+            "big": 10 ** 6, "negative": -5, "past": 50}[how]
+    elif how == "big":
+        B.indices[3] = 10 ** 6
+    elif how == "negative":
+        B.indices[3] = -5
+    else:   # indptr past nnz, or decreasing
+        B.indptr[5] = 10 ** 6
+    return B
+for fmt in ("csr", "csc", "coo", "bsr"):
+    for how in ("big", "negative", "past"):
+        for use, run in uses.items():
+            before, B = damaged(fmt, how), damaged(fmt, how)   # (a damaged COO cannot copy)
+            try:
+                run(B)
+                print("ACCEPTED", fmt, how, use)
+            except ValueError as exc:
+                assert "is not a valid %s sparse matrix" % fmt.upper() in str(exc), exc
+            for name in ("data", "indices", "indptr", "row", "col"):
+                if hasattr(before, name):
+                    assert np.array_equal(getattr(B, name), getattr(before, name))
+print("done")
+'''
+
+
+def test_damaged_index_arrays_are_refused_before_scipy_reads_them():
+    # a column index past the end, a negative one or an indptr past the data, written
+    # into a matrix's arrays: scipy's toarray/tocsr (C) read and wrote out of bounds
+    # (fit segfaulted); now a ValueError names it, and the matrix is left as it was
+    import subprocess
+    import sys
+    result = subprocess.run([sys.executable, "-c", _DAMAGE], capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "done", result.stdout

@@ -67,6 +67,67 @@ def engine_input(X):
     return X.engine_input if isinstance(X, CSRRows) else X
 
 
+def check_sparse_structure(X, name):
+    """Return a scipy sparse ``X`` whose index arrays describe a matrix of its shape:
+    ``X`` itself (CSR, CSC, COO), or a COO copy of another format.
+
+    scipy's C converters (``tocsr``, ``toarray``) trust the index arrays: a column
+    index past the end, a negative one or a decreasing ``indptr`` (all possible by
+    writing into a matrix's arrays) made them read or write out of bounds.  The checks
+    only read; the caller's matrix is not changed (scipy's ``check_format`` would prune
+    it).
+
+    Parameters
+    ----------
+    X : scipy sparse matrix or array
+    name : str
+        For messages.
+
+    Returns
+    -------
+    scipy sparse matrix or array
+        In CSR, CSC or COO format.
+    """
+    fmt = X.format
+    try:
+        if fmt not in ("csr", "csc", "coo"):
+            X = X.tocoo()   # from BSR, DIA, LIL, DOK: numpy and Python code only
+        problem = _compressed_problem(X) if X.format in ("csr", "csc") else _coo_problem(X)
+    except (ValueError, TypeError, IndexError) as exc:
+        problem = str(exc)
+    if problem:
+        raise ValueError("%s is not a valid %s sparse matrix of shape %s: %s"
+                         % (name, fmt.upper(), X.shape, problem))
+    return X
+
+
+def _compressed_problem(X):
+    """What is inconsistent in a CSR or CSC matrix's arrays, or None."""
+    major, minor = X.shape if X.format == "csr" else X.shape[::-1]
+    indptr, indices, data = X.indptr, X.indices, X.data
+    if indptr.dtype.kind not in "iu" or indices.dtype.kind not in "iu":
+        return "its index arrays are not integers"
+    if indptr.ndim != 1 or indices.ndim != 1 or data.ndim != 1 or indptr.size != major + 1:
+        return "indptr needs %d entries and indices and data one dimension" % (major + 1)
+    nnz = int(indptr[-1])
+    if indptr[0] != 0 or (np.diff(indptr) < 0).any() or nnz > min(indices.size, data.size):
+        return ("indptr must run from 0 to at most %d without decreasing"
+                % min(indices.size, data.size))
+    if nnz and (int(indices[:nnz].min()) < 0 or int(indices[:nnz].max()) >= minor):
+        return "its indices must lie in [0, %d)" % minor
+    return None
+
+
+def _coo_problem(X):
+    """What is inconsistent in a COO matrix's arrays, or None."""
+    for axis, (coord, size) in enumerate(zip((X.row, X.col), X.shape)):
+        if coord.dtype.kind not in "iu" or coord.ndim != 1 or coord.size != X.data.size:
+            return "its coordinates must be integer arrays as long as data"
+        if coord.size and (int(coord.min()) < 0 or int(coord.max()) >= size):
+            return "its %s indices must lie in [0, %d)" % (("row", "column")[axis], size)
+    return None
+
+
 def check_csr_matrix(X, name, dtype, n_cols=None, *, allow_empty=False):
     """Return a scipy sparse matrix or array as ``CSRRows``, never densified.
 
@@ -94,6 +155,7 @@ def check_csr_matrix(X, name, dtype, n_cols=None, *, allow_empty=False):
                          % (name, X.shape[1], n_cols))
     if X.shape[0] == 0 and not allow_empty:
         raise ValueError("%s is empty (0 rows)" % name)
+    X = check_sparse_structure(X, name)
     csr = X.tocsr() if X.format != "csr" else X
     data = c_array(csr.data, dtype=dtype)
     if not all_finite_array(data):

@@ -57,7 +57,7 @@ from cymlp._threads import training_plan
 from cymlp._typing import MatrixLike
 from cymlp._checks import NOT_FINITE, READY, all_finite_array, ready_matrix_state
 from cymlp._validation import (c_array, check_csr_matrix, check_sample_weight,
-                               check_weight_values, weight_total)
+                               check_sparse_structure, check_weight_values, weight_total)
 from cymlp.network import DivergenceError, Network
 from cymlp.optimizers import SGD, Adam, AdamW, CosineSchedule, StepSchedule
 
@@ -446,6 +446,8 @@ class _BaseMLP(CallbackSupport, BaseEstimator):
 
     def _validation_set(self, X_val, y_val, sample_weight_val, class_weights, dtype):
         """Check and encode a validation set given to ``fit`` (``_Validation``)."""
+        if scipy.sparse.issparse(X_val):
+            X_val = check_sparse_structure(X_val, "X_val")
         X_val = validate_data(self, X_val, accept_sparse=["csr", "csc", "coo"], reset=False,
                               dtype=(np.float64, np.float32))
         y_val, Y_val = self._encode_validation_targets(y_val)
@@ -689,6 +691,8 @@ class _BaseMLP(CallbackSupport, BaseEstimator):
                 return X
             if state == NOT_FINITE:
                 raise ValueError("Input X contains NaN or infinity.")
+        if scipy.sparse.issparse(X):
+            X = check_sparse_structure(X, "X")
         X = validate_data(self, X, accept_sparse=["csr", "csc", "coo"], reset=False,
                           dtype=(np.float64, np.float32))
         return _engine_ready(X, self._network.dtype)
@@ -718,6 +722,8 @@ class _BaseMLP(CallbackSupport, BaseEstimator):
         return output
 
     def _validate_xy(self, X, y, reset, **kwargs):
+        if scipy.sparse.issparse(X):
+            X = check_sparse_structure(X, "X")
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc", "coo"],
                              multi_output=True,
                              dtype=(np.float64, np.float32), reset=reset, **kwargs)
