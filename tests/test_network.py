@@ -350,3 +350,37 @@ def test_non_finite_penalty_rejects_the_batch_before_any_update():
     with pytest.raises(DivergenceError):
         net.train_epoch(X, Y, cymlp.Adam(0.01), batch_size=8, alpha=0.1)
     np.testing.assert_array_equal(net.params, before)
+
+
+def test_softmax_targets_must_be_distributions():
+    # for a row summing to s the cross-entropy's gradient is O s - Y, not O - Y: such
+    # rows trained on a gradient that was not the reported loss's (finite differences
+    # disagreed by a factor of 2 on rows of 0.5s)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(6, 4))
+    for dtype in (np.float32, np.float64):
+        net = cymlp.Network([4, 5, 3], random_state=0, dtype=dtype)
+        for Y, message in ((np.full((6, 3), 0.5), "row 0 is not a distribution .* sums "
+                                                  "to 1.5"),
+                           (np.eye(3)[[0, 1, 2, 0, 1, 2]] * [[1], [1], [-1], [1], [1], [1]],
+                            "row 2 is not a distribution")):
+            for call in (net.loss, net.backward, net.check_xy,
+                         lambda X, Y: net.train_epoch(X, Y, cymlp.SGD())):
+                with pytest.raises(ValueError, match=message):
+                    call(X, Y)
+    # one-hot and soft labels (label smoothing 0.1 over 3 classes) are distributions,
+    # and their gradient is the loss's
+    net = cymlp.Network([4, 5, 3], random_state=0)
+    smooth = np.eye(3)[[0, 1, 2, 0, 1, 2]] * 0.9 + 0.1 / 3
+    _, dW, _ = net.backward(X, smooth)
+    start, h = net.params.copy(), 1e-6
+    step = np.zeros_like(start)
+    step[0] = h
+    net.params = start + step
+    plus = net.loss(X, smooth)
+    net.params = start - step
+    minus = net.loss(X, smooth)
+    assert (plus - minus) / (2 * h) == pytest.approx(dW[0].ravel()[0], rel=1e-6)
+    net.params = start
+    float32 = cymlp.Network([4, 5, 3], random_state=0, dtype=np.float32)
+    float32.loss(X, smooth.astype(np.float32))

@@ -107,6 +107,20 @@ def _float_dtype(dtype):
     return resolved
 
 
+def _check_distributions(Y):
+    """Refuse softmax targets whose rows are not distributions (entries >= 0, summing
+    to 1 up to rounding): only for those is the output error ``O - Y`` the gradient of
+    the cross-entropy ``-sum Y log O`` (in general it is ``O sum(Y) - Y``)."""
+    sums = Y.sum(axis=1, dtype=np.float64)
+    tolerance = 16 * Y.shape[1] * np.finfo(Y.dtype).eps
+    bad = np.flatnonzero((Y < 0).any(axis=1) | (np.abs(sums - 1) > tolerance))
+    if bad.size:
+        raise ValueError("Y row %d is not a distribution (entries >= 0 summing to 1; it "
+                         "sums to %.6g): with a softmax output the output error O - Y is "
+                         "the cross-entropy's gradient only for one-hot or soft-label "
+                         "rows" % (bad[0], sums[bad[0]]))
+
+
 def _random_state(random_state):
     """A RandomState to draw from: ``random_state`` itself, or a new one seeded by an int
     (or by the OS when None)."""
@@ -158,7 +172,8 @@ class Network:
     Step k computes ``O_k = f_k(O_{k-1} W_k + b_k)`` with ``O_0 = X`` (rows are
     samples).  Hidden steps use ``activation``; the output step uses ``output``,
     which also fixes the loss so that the output error is ``O - Y``:
-    softmax + cross-entropy, logistic + binary cross-entropy, identity + squared error
+    softmax + cross-entropy (each row of Y a distribution: one-hot or soft labels),
+    logistic + binary cross-entropy, identity + squared error
     (``1/2 sum (O - Y)^2``), exp + half Poisson deviance.  Losses are means over
     samples (weighted, if sample weights are given) plus ``alpha / (2 n) * sum ||W||^2``.
 
@@ -461,6 +476,8 @@ class Network:
         Y = check_float_matrix(Y, "Y", self.dtype, self.n_outputs)
         if Y.shape[0] != X.shape[0]:
             raise ValueError("X has %d rows but Y has %d" % (X.shape[0], Y.shape[0]))
+        if self.output == "softmax":
+            _check_distributions(Y)
         weights = check_sample_weight(sample_weight, X.shape[0], self.dtype)
         return X, Y, weights
 
