@@ -378,3 +378,21 @@ def test_cli_reports_a_forged_model_in_one_line(fitted, tmp_path):
         assert proc.returncode == 2, proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
         assert "forged.npz" in proc.stderr
+
+
+def test_a_failed_save_leaves_the_old_file_and_nothing_else(fitted, tmp_path, monkeypatch):
+    path = model_io.save(fitted["regressor"], tmp_path / "model.npz")
+    before = path.read_bytes()
+    # the writer fails half-way: the old file stays whole, no temporary file is left
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+    monkeypatch.setattr(np, "savez", fail)
+    with pytest.raises(OSError, match="disk full"):
+        model_io.save(fitted["classifier"], path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    # a directory is refused before a temporary file is made in its parent
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(IsADirectoryError, match="is a directory"):
+        model_io.save(fitted["regressor"], tmp_path / "folder")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "model.npz"]

@@ -7,6 +7,7 @@ then grows until the kernel kills it.  So every reader of a named file (model fi
 the command line's data and inputs, IDX files) asks here first.
 """
 import contextlib
+import errno
 import os
 import secrets
 import stat
@@ -62,6 +63,9 @@ def replaced_atomically(path, mode="wb", **open_args):
     file object
     """
     path = Path(path)
+    if path.is_dir():   # before a temporary file is made beside it, in its parent
+        raise IsADirectoryError(errno.EISDIR, "is a directory, not a file to write",
+                                str(path))
     temp = path.parent / (".part-%d-%s%s" % (os.getpid(), secrets.token_hex(8), path.suffix))
     handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
                      0o666)
