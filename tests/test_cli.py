@@ -64,6 +64,8 @@ def test_predict_writes_predictions(trained, tmp_path, fashion_mnist):
     (["train", "--layers", "200,x"], "comma-separated"),
     (["train", "--data-dir", "/nonexistent/dir", "--epochs", "1"], "not a directory"),
     (["train", "--validation-fraction", "1.5"], "must be a number in (0, 1)"),
+    # (before: "cannot hold out 20% of ... rows", from train_test_split's check)
+    (["train", "--seed", "-1"], "argument --seed: must be an integer from 0 to 4294967295"),
     (["evaluate", "/nonexistent/model.npz"], "/nonexistent/model.npz: no such file"),
     (["predict", "/nonexistent/model.npz", "x.npy"], "/nonexistent/model.npz: no such file"),
 ])

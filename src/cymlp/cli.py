@@ -45,6 +45,18 @@ def _positive_int(text):
     return value
 
 
+def _seed(text):
+    """A seed numpy's RandomState takes: an integer in [0, 2**32 - 1]."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 2 ** 32 - 1:
+        raise argparse.ArgumentTypeError("must be an integer from 0 to 4294967295, got %r"
+                                         % text)
+    return value
+
+
 def _number(accepts, wording):
     """An argparse type: a float for which ``accepts(value)`` holds, else the error
     "must be a number WORDING"."""
@@ -134,7 +146,7 @@ def build_parser():
                        help="floating-point type of the training")
     train.add_argument("--threads", type=_positive_int, default=None,
                        help="threads (default: what BLAS is allowed, usually all cores)")
-    train.add_argument("--seed", type=int, default=0,
+    train.add_argument("--seed", type=_seed, default=0,
                        help="seed of the initial weights, the shuffles and the split")
     train.add_argument("--validation-fraction", type=_fraction, default=0.1,
                        help="share of the training images held out for validation")
