@@ -396,3 +396,22 @@ def test_a_failed_save_leaves_the_old_file_and_nothing_else(fitted, tmp_path, mo
     with pytest.raises(IsADirectoryError, match="is a directory"):
         model_io.save(fitted["regressor"], tmp_path / "folder")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "model.npz"]
+
+
+def test_loading_closes_the_file_it_opened(fitted, tmp_path):
+    # zipfile does not close a file it is handed: every load left it to the garbage
+    # collector (a ResourceWarning each time)
+    import gc
+    good = model_io.save(fitted["regressor"], tmp_path / "model.npz")
+    damaged = tmp_path / "damaged.npz"
+    damaged.write_bytes(good.read_bytes()[:-30])
+    directory = tmp_path / "directory.npz"
+    directory.write_bytes(_forged_directory(5000))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        model_io.load(good)
+        for path in (damaged, directory):
+            with pytest.raises(model_io.ModelFileError):
+                model_io.load(path)
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]

@@ -20,6 +20,7 @@ are read:
 
 Every failure is a ``ModelFileError``.
 """
+import contextlib
 import io
 import struct
 import zipfile
@@ -84,16 +85,17 @@ class _OpeningReader(io.BufferedReader):
         return end - here
 
 
+@contextlib.contextmanager
 def open_archive(path):
-    """Open ``path`` as a zip archive, refusing a zip directory over
-    ``MAX_DIRECTORY_BYTES`` before it is parsed.
+    """Open ``path`` as a zip archive for a ``with`` block (the file is closed after it),
+    refusing a zip directory over ``MAX_DIRECTORY_BYTES`` before it is parsed.
 
     Parameters
     ----------
     path : str or Path
 
-    Returns
-    -------
+    Yields
+    ------
     zipfile.ZipFile
 
     Raises
@@ -107,19 +109,19 @@ def open_archive(path):
     problem = regular_file_problem(path)
     if problem:
         raise ModelFileError("%s %s: not a model file" % (path, problem))
-    handle = _OpeningReader(io.FileIO(path, "rb"))
-    handle.cap = MAX_DIRECTORY_BYTES
-    try:
-        archive = zipfile.ZipFile(handle)
+    # zipfile leaves a file it was handed open: this block closes it
+    with _OpeningReader(io.FileIO(path, "rb")) as handle:
+        handle.cap = MAX_DIRECTORY_BYTES
+        try:
+            archive = zipfile.ZipFile(handle)
+        except ModelFileError:   # the directory cap (a ValueError, like the damage below)
+            raise
+        except _DAMAGED as exc:
+            raise ModelFileError("%s is not a readable cymlp model file (corrupted or "
+                                 "truncated?): %s" % (path, exc)) from None
         handle.cap = None
-        return archive
-    except ModelFileError:
-        handle.close()
-        raise
-    except _DAMAGED as exc:
-        handle.close()
-        raise ModelFileError("%s is not a readable cymlp model file (corrupted or "
-                             "truncated?): %s" % (path, exc)) from None
+        with archive:
+            yield archive
 
 
 def member_directory(archive, path, allowed, required):
