@@ -84,17 +84,17 @@ def read_npz_arrays(archive, keys, path):
     -------
     list of ndarray
     """
+    from cymlp._model_reader import read_npy_header
+
     declared = 0
+    names = archive.zip.namelist()
     for key in keys:
+        what = "%s: array %r" % (path, key)
         try:
-            names = archive.zip.namelist()
             with archive.zip.open(key + ".npy" if key + ".npy" in names else key) as stream:
-                version = np.lib.format.read_magic(stream)
-                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                               else np.lib.format.read_array_header_2_0)
-                shape, _, dtype = read_header(stream)
+                shape, _, dtype = read_npy_header(stream, what)
         except (OSError, ValueError, EOFError, KeyError, SyntaxError, TypeError) as exc:
-            raise CLIError("%s: array %r is not readable (%s)" % (path, key, exc)) from None
+            raise CLIError("%s is not readable (%s)" % (what, exc)) from None
         declared += int(np.prod(shape, dtype=object)) * dtype.itemsize
     available = available_memory()
     if available is not None and declared > available:
@@ -212,10 +212,11 @@ def _read_table(path, target, delimiter):
             bad = next(name for name, v in zip(features, values) if not _is_number(v))
             raise CLIError("%s, line %d: column %r is not a number" % (path, line, bad)) \
                 from None
-        if not np.isfinite(X[line - 2]).all():
-            bad = features[int(np.argmin(np.isfinite(X[line - 2])))]
+        finite = np.isfinite(X[line - 2])
+        if not finite.all():
+            k = int(np.argmin(finite))
             raise CLIError("%s, line %d: column %r is %s, not a finite number"
-                           % (path, line, bad, values[features.index(bad)]))
+                           % (path, line, features[k], values[k]))
         y.append(row[column].strip())
     targets = _as_targets(np.array(y))
     if targets.dtype.kind == "f" and not np.isfinite(targets).all():

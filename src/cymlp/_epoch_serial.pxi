@@ -38,29 +38,21 @@ cdef int end_batch(Optim* opt, EpochStats* stats, double loss, double penalty, d
                    Py_ssize_t rows, Py_ssize_t* since_check,
                    Py_ssize_t check_every) except -1 nogil:
     """Count a finished batch (Adam's step, the epoch sums; ``penalty`` is the batch's
-    L2 term alpha/2 ||W||^2, inside ``loss * sw``); check for Ctrl-C every
-    ``check_every`` batches."""
+    L2 term alpha/2 ||W||^2, inside ``loss * sw``), then pass it (``skip_batch``)."""
     if opt.kind != OPT_SGD:
         opt.t += 1
-    opt.batch += 1
     stats.loss_sum += loss * sw
     stats.penalty_sum += penalty
     stats.weight_sum += sw
-    stats.n_batches += 1
-    stats.n_samples += rows
-    since_check[0] += 1
-    if since_check[0] >= check_every:
-        since_check[0] = 0
-        with gil:
-            PyErr_CheckSignals()
-    return 0
+    return skip_batch(opt, stats, rows, since_check, check_every)
 
 
 cdef int skip_batch(Optim* opt, EpochStats* stats, Py_ssize_t rows,
                     Py_ssize_t* since_check, Py_ssize_t check_every) except -1 nogil:
-    """Pass over a batch whose sample weights are all zero: it has no loss and no
-    gradient, so no step is taken (Adam's t stays); the schedule's batch position and
-    the dropout key move on, so later batches are treated as without it."""
+    """Pass a batch: the schedule's batch position and the dropout key move on, the
+    epoch counts its rows, and Ctrl-C is checked every ``check_every`` batches.  Alone,
+    for a batch whose sample weights are all zero: it has no loss and no gradient, so no
+    step is taken (Adam's t stays) and later batches are treated as without it."""
     opt.batch += 1
     stats.n_batches += 1
     stats.n_samples += rows

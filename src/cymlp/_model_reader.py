@@ -166,6 +166,39 @@ def member_directory(archive, path, allowed, required):
     return members
 
 
+def read_npy_header(stream, what):
+    """Read the magic string and header of the ``.npy`` data at ``stream``.
+
+    The header is at most 10,000 bytes and parsed by numpy without ``eval``; nothing
+    past it is read.
+
+    Parameters
+    ----------
+    stream : file object
+    what : str
+        For messages.
+
+    Returns
+    -------
+    shape : tuple of int
+    fortran_order : bool
+    dtype : numpy dtype
+
+    Raises
+    ------
+    ModelFileError
+        For a format version other than 1.0, 2.0 and 3.0.
+    ValueError, EOFError, SyntaxError...
+        As numpy's readers raise them for damaged bytes.
+    """
+    version = np.lib.format.read_magic(stream)
+    if version not in ((1, 0), (2, 0), (3, 0)):
+        raise ModelFileError("%s has .npy format version %s" % (what, version))
+    read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                   else np.lib.format.read_array_header_2_0)
+    return read_header(stream, max_header_size=_NPY_HEADER_LIMIT)
+
+
 def read_member(archive, info, path, check_dtype, shape):
     """Read one ``.npy`` member whose dtype passes ``check_dtype`` and whose shape is
     ``shape``; nothing is allocated before both are known to hold.
@@ -188,13 +221,7 @@ def read_member(archive, info, path, check_dtype, shape):
     what = "%s: member %r" % (path, info.filename)
     try:
         with archive.open(info) as stream:
-            version = np.lib.format.read_magic(stream)
-            if version not in ((1, 0), (2, 0), (3, 0)):
-                raise ModelFileError("%s has .npy format version %s" % (what, version))
-            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                           else np.lib.format.read_array_header_2_0)
-            declared, fortran_order, dtype = read_header(
-                stream, max_header_size=_NPY_HEADER_LIMIT)
+            declared, fortran_order, dtype = read_npy_header(stream, what)
             problem = check_dtype(dtype)
             if problem:
                 raise ModelFileError("%s has %s" % (what, problem))

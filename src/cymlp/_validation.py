@@ -155,7 +155,23 @@ def check_csr_matrix(X, name, dtype, n_cols=None, *, allow_empty=False):
                          % (name, X.shape[1], n_cols))
     if X.shape[0] == 0 and not allow_empty:
         raise ValueError("%s is empty (0 rows)" % name)
-    X = check_sparse_structure(X, name)
+    return csr_rows(check_sparse_structure(X, name), name, dtype)
+
+
+def csr_rows(X, name, dtype):
+    """``CSRRows`` of a scipy sparse matrix whose index arrays ``check_sparse_structure``
+    passed: converted to CSR once, the values to ``dtype`` (they must be finite).
+
+    Parameters
+    ----------
+    X : scipy sparse matrix or array
+    name : str
+    dtype : numpy dtype
+
+    Returns
+    -------
+    CSRRows
+    """
     csr = X.tocsr() if X.format != "csr" else X
     data = c_array(csr.data, dtype=dtype)
     if not all_finite_array(data):

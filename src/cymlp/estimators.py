@@ -56,8 +56,8 @@ from cymlp._names import ACTIVATION_CODES
 from cymlp._threads import training_plan
 from cymlp._typing import MatrixLike
 from cymlp._checks import NOT_FINITE, READY, all_finite_array, ready_matrix_state
-from cymlp._validation import (c_array, check_csr_matrix, check_sample_weight,
-                               check_sparse_structure, check_weight_values, weight_total)
+from cymlp._validation import (c_array, check_sample_weight, check_sparse_structure,
+                               check_weight_values, csr_rows, weight_total)
 from cymlp.network import DivergenceError, Network
 from cymlp.optimizers import SGD, Adam, AdamW, CosineSchedule, StepSchedule
 
@@ -768,9 +768,11 @@ def _class_index(Y, n_classes):
 
 
 def _engine_ready(X, dtype):
-    """X as the network takes it: a C-contiguous array, or ``CSRRows`` for sparse X."""
+    """X as the network takes it: a C-contiguous array, or ``CSRRows`` for sparse X (its
+    index arrays checked on the way in, by ``_validate_xy`` or ``_check_predict_input``,
+    or made by scipy from such a matrix)."""
     if scipy.sparse.issparse(X):
-        return check_csr_matrix(X, "X", dtype)
+        return csr_rows(X, "X", dtype)
     return c_array(X, dtype=dtype)
 
 

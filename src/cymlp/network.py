@@ -15,7 +15,7 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 
 from cymlp._engine import EPOCH_DIVERGED, Engine
-from cymlp._model_schema import check_network
+from cymlp._model_schema import MAX_SIZE, check_network
 from cymlp._names import ACTIVATION_CODES, OUTPUT_CODES, OUTPUT_LOSSES
 from cymlp._typing import FloatArray, MatrixLike, RandomStateLike
 from cymlp._threads import (MIN_PREDICT_ROWS, install_thread_queries, prediction_plan,
@@ -25,8 +25,6 @@ from cymlp._validation import (c_array, check_float_matrix, check_positive_int,
 from cymlp.optimizers import _Optimizer
 
 DTYPES = (np.float32, np.float64)
-#: BLAS takes 32-bit sizes: the parameter count, and so every layer, stays below 2^31.
-MAX_PARAMS = 2 ** 31 - 1
 
 # Every live Network, so that a forked child can give each a fresh workspace lock (one
 # held by a parent thread that the child does not have would never be released).
@@ -234,11 +232,6 @@ class Network:
         if output == "softmax" and steps[-1].n_out < 2:
             raise ValueError("a softmax output needs at least 2 units (one unit would "
                              "always output 1); use output='logistic' for one")
-        n_params = sum(dense.n_in * dense.n_out + dense.n_out
-                       for dense in {id(dense): dense for dense in steps}.values())
-        if n_params > MAX_PARAMS:
-            raise ValueError("%d parameters: more than BLAS's 32-bit sizes allow (%d)"
-                             % (n_params, MAX_PARAMS))
         self.layers: list[Dense] = []
         self.step_layers: list[int] = []
         index_of = {}   # id(Dense) -> its index in self.layers (one pass, not a scan)
@@ -256,6 +249,9 @@ class Network:
         shapes = [(layer.n_in, layer.n_out) for layer in self.layers]
         n_coef = sum(a * b for a, b in shapes)
         n_params = n_coef + sum(b for _, b in shapes)
+        if n_params > MAX_SIZE:   # before allocating what the engine would refuse
+            raise ValueError("%d parameters: more than BLAS's 32-bit sizes allow (%d)"
+                             % (n_params, MAX_SIZE))
         self._params = np.zeros(n_params, dtype=self.dtype)
         self._grads = np.zeros(n_params, dtype=self.dtype)
         self._coef_slices, self._intercept_slices = [], []
