@@ -479,11 +479,12 @@ def test_init_from_continues_a_saved_model_and_early_stopping_keeps_the_best(tmp
     _user_data(tmp_path)
     data = ["--data", str(tmp_path / "animals.csv")]
     first, _, _ = _train_user(tmp_path, *data)
-    before = model_io.load(first / "model.npz")
+    # a table's model file holds its preprocessing and the estimator (issue 25)
+    before = model_io.pipeline_estimator(model_io.load(first / "model.npz"))
     second, stdout, metrics = _train_user(tmp_path, *data, "--init-from",
                                           str(first / "model.npz"), "--layers", "99")
     assert "4-8-3" in stdout and metrics["initial_model"] == str(first / "model.npz")
-    after = model_io.load(second / "model.npz")
+    after = model_io.pipeline_estimator(model_io.load(second / "model.npz"))
     assert after.t_ > before.t_
     result = run("train", "--epochs", "1", "--data", str(tmp_path / "values.tsv"), "--target",
                  "y", "--init-from", str(first / "model.npz"))
@@ -496,7 +497,7 @@ def test_init_from_continues_a_saved_model_and_early_stopping_keeps_the_best(tmp
     best = metrics["best_epoch"]
     assert scores[best - 1] == max(scores)
     assert len(scores) <= 60 and (len(scores) == 60 or len(scores) - best == 3)
-    model = model_io.load(out / "model.npz")
+    model = model_io.pipeline_estimator(model_io.load(out / "model.npz"))
     assert model.loss_curve_   # the saved model is the best epoch's weights
 
 

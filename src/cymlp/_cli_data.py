@@ -1,20 +1,22 @@
 """Where ``cymlp train`` gets its data: Fashion-MNIST, a folder of IDX files, a ``.npz``
-archive, or a CSV/TSV table with a named target column.
+archive, or a CSV/TSV/Parquet table with a named target column.
 
-Every reader returns a ``TrainingData``: features (float), targets (labels as they are
-in the file: numbers or strings, or values), where they came from and the SHA-256 of
-each file read.  Problems are one-line errors naming the file (``CLIError``).
+Every reader returns a ``TrainingData``: features (float arrays; for a table, a
+DataFrame of its columns as they are, which ``_cli_tables`` turns into features),
+targets (labels as they are in the file: numbers or strings, or values), where they
+came from and the SHA-256 of each file read.  Problems are one-line errors naming the
+file (``CLIError``).
 """
-import csv
 import hashlib
 from dataclasses import dataclass, field
-from typing import Optional
 from pathlib import Path
+from typing import Any, Optional
 
 import numpy as np
 
+from cymlp._cli_errors import CLIError
 from cymlp._files import regular_file_problem
-from cymlp.cli import CLIError
+from cymlp._table_reader import is_table, read_table, split_target
 
 FASHION = "fashion-mnist"
 
@@ -23,13 +25,32 @@ FASHION = "fashion-mnist"
 class TrainingData:
     """Features and targets of one data source (test part optional)."""
 
-    X: np.ndarray
+    X: Any
     y: np.ndarray
-    X_test: Optional[np.ndarray] = None
+    X_test: Any = None
     y_test: Optional[np.ndarray] = None
     source: str = ""
     sha256: dict = field(default_factory=dict)
     feature_names: Optional[list] = None
+    #: whether X (and X_test) are DataFrames of a table's columns
+    is_table: bool = False
+
+    def numeric(self):
+        """The table's columns as a float array, for a model trained on arrays: every
+        feature column must be numbers without empty cells."""
+        if not self.is_table:
+            return self
+        for name in self.X.columns:
+            column = self.X[name]
+            if column.dtype.kind not in "iuf":
+                raise CLIError("%s: column %r is not a number (the model was trained on "
+                               "numbers only)" % (self.source, name))
+            if column.isna().any():
+                raise CLIError("%s, line %d: column %r is empty (the model was trained "
+                               "on arrays without empty cells)" % (
+                                   self.source, int(np.argmax(column.isna())) + 2, name))
+        return TrainingData(self.X.to_numpy(float), self.y, source=self.source,
+                            sha256=self.sha256, feature_names=self.feature_names)
 
 
 def sha256_of(path):
@@ -116,7 +137,7 @@ def load(spec, args):
         ``fashion-mnist``, a directory of IDX files (MNIST's file names), a ``.npz``
         file, or a ``.csv``/``.tsv`` file.
     args : argparse.Namespace
-        ``data_dir``, ``x_key``, ``y_key``, ``target``.
+        ``data_dir``, ``x_key``, ``y_key``, ``target``, ``categorical``.
 
     Returns
     -------
@@ -146,13 +167,20 @@ def load(spec, args):
     suffix = path.suffix.lower()
     if suffix == ".npz":
         X, y = _read_npz(path, args.x_key, args.y_key)
-        names = None
-    elif suffix in (".csv", ".tsv", ".txt"):
-        X, y, names = _read_table(path, args.target, "\t" if suffix == ".tsv" else ",")
-    else:
-        raise CLIError("%s: unknown data format %r (use .npz, .csv or .tsv)" % (spec, suffix))
+        return TrainingData(X, y, source=str(path), sha256={path.name: sha256_of(path)})
+    if not is_table(path):
+        raise CLIError("%s: unknown data format %r (use .npz, .csv, .tsv or .parquet)"
+                       % (spec, suffix))
+    frame = read_table(path, categorical=names_option(getattr(args, "categorical", None)),
+                       target=args.target)
+    X, y = split_target(frame, args.target, path)
     return TrainingData(X, y, source=str(path), sha256={path.name: sha256_of(path)},
-                        feature_names=names)
+                        feature_names=[str(c) for c in X.columns], is_table=True)
+
+
+def names_option(text):
+    """Column names from a comma-separated option (``--drop``, ``--categorical``)."""
+    return [name.strip() for name in text.split(",") if name.strip()] if text else []
 
 
 def _read_npz(path, x_key, y_key):
@@ -181,87 +209,34 @@ def _read_npz(path, x_key, y_key):
     return X, y
 
 
-def _read_table(path, target, delimiter):
-    """A CSV/TSV with a header row: numeric feature columns and one target column."""
-    try:
-        # utf-8-sig: a spreadsheet's "CSV UTF-8" starts with a byte-order mark
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            rows = list(csv.reader(handle, delimiter=delimiter))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise CLIError("%s is not a readable text table (%s)" % (path, exc)) from None
-    rows = [row for row in rows if row]
-    if len(rows) < 2:
-        raise CLIError("%s needs a header row and at least one data row" % path)
-    header = [name.strip() for name in rows[0]]
-    target = target or header[-1]
-    if target not in header:
-        raise CLIError("%s has no column %r (its columns: %s); name the target with --target"
-                       % (path, target, ", ".join(header)))
-    column = header.index(target)
-    features = [name for k, name in enumerate(header) if k != column]
-    X = np.empty((len(rows) - 1, len(features)))
-    y = []
-    for line, row in enumerate(rows[1:], start=2):
-        if len(row) != len(header):
-            raise CLIError("%s, line %d: %d fields where the header has %d"
-                           % (path, line, len(row), len(header)))
-        values = [v.strip() for k, v in enumerate(row) if k != column]
-        try:
-            X[line - 2] = [float(v) for v in values]
-        except ValueError:
-            bad = next(name for name, v in zip(features, values) if not _is_number(v))
-            raise CLIError("%s, line %d: column %r is not a number" % (path, line, bad)) \
-                from None
-        finite = np.isfinite(X[line - 2])
-        if not finite.all():
-            k = int(np.argmin(finite))
-            raise CLIError("%s, line %d: column %r is %s, not a finite number"
-                           % (path, line, features[k], values[k]))
-        y.append(row[column].strip())
-    targets = _as_targets(np.array(y))
-    if targets.dtype.kind == "f" and not np.isfinite(targets).all():
-        line = int(np.argmin(np.isfinite(targets))) + 2
-        raise CLIError("%s, line %d: the target %r is %s, not a finite number"
-                       % (path, line, target, y[line - 2]))
-    return X, targets, features
+def infer_task(y, task=None, table=False):
+    """``classify`` or ``regress``: as asked, else from the targets, and a notice.
 
-
-def _is_number(text):
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _as_targets(labels):
-    """Text targets as numbers when they all are (integers stay integers)."""
-    try:
-        values = labels.astype(float)
-    except ValueError:
-        return labels
-    if np.isfinite(values).all() and (values == np.round(values)).all():
-        return values.astype(np.int64)
-    return values
-
-
-def infer_task(y, task=None):
-    """``classify`` or ``regress``: as asked, else from the targets (non-integer numbers
-    are values to regress; integers and strings are labels).
+    Non-integer numbers are values to regress; strings are labels; integers are
+    labels, except in a table where more than ``tables.MAX_INTEGER_CLASSES`` distinct
+    ones are values (``tables.infer_task``).
 
     Parameters
     ----------
     y : ndarray
     task : {'classify', 'regress'} or None
+    table : bool
+        Whether the targets come from a table.
 
     Returns
     -------
-    str
+    task : str
+    notice : str or None
+        Why, when the guess is worth a line.
     """
     if task is not None:
         if task == "regress" and y.dtype.kind not in "iuf":
             raise CLIError("--task regress needs numeric targets, got %s" % y.dtype)
-        return task
+        return task, None
+    if table:
+        from cymlp.tables import infer_task as infer_table_task
+        task, reason = infer_table_task(y)
+        return task, reason if task == "regress" and y.dtype.kind in "iu" else None
     if y.dtype.kind == "f" and not (y == np.round(y)).all():
-        return "regress"
-    return "classify"
+        return "regress", None
+    return "classify", None

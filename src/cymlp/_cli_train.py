@@ -8,6 +8,7 @@ the command prints one line about it and exits with status 130.  The run folder 
 created only when there is something to write.
 """
 import json
+import signal
 import sys
 import time
 import warnings
@@ -16,7 +17,28 @@ from pathlib import Path
 
 import numpy as np
 
-from cymlp.cli import EXIT_INTERRUPTED, CLIError, interrupt_flag
+from cymlp._cli_errors import EXIT_INTERRUPTED, CLIError
+
+
+def interrupt_flag():
+    """Install a SIGINT handler that records Ctrl-C and raises KeyboardInterrupt.
+
+    The estimators (like scikit-learn's) stop training at the next batch boundary on
+    KeyboardInterrupt and return normally; the flag tells the command it happened.
+
+    Returns
+    -------
+    list
+        Empty until Ctrl-C; then holds one True.
+    """
+    flag = []
+
+    def handler(signum, frame):
+        flag.append(True)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+    return flag
 
 
 def _require_cli_extras():
@@ -78,30 +100,42 @@ def _environment(threads):
 def _split(X, y, fraction, seed, stratify):
     from sklearn.model_selection import train_test_split
 
+    if stratify:
+        from cymlp._cli_tables import summarize_classes
+        problem = summarize_classes(y)
+        if problem:
+            raise CLIError("cannot hold out %.0f%% of %s rows stratified by class: %s"
+                           % (100 * fraction, "{:,}".format(len(y)), problem))
     try:
         return train_test_split(X, y, test_size=fraction, random_state=seed,
                                 stratify=y if stratify else None)
     except ValueError as exc:   # too few rows, or a class with a single row
-        raise CLIError("cannot hold out %.0f%% of %d rows: %s" % (100 * fraction, len(y), exc)) \
-            from None
+        raise CLIError("cannot hold out %.0f%% of %d rows: %s"
+                       % (100 * fraction, len(y), str(exc)[:300])) from None
 
 
 def _prepare(args):
-    """Train, validation and test parts of the data, and the task."""
+    """Train, validation and test parts of the data, the task, and for a table the
+    preprocessing fitted on the training part (else None)."""
     from cymlp import _cli_data
 
     data = _cli_data.load(args.data, args)
-    task = _cli_data.infer_task(data.y, args.task)
+    task, notice = _cli_data.infer_task(data.y, args.task, table=data.is_table)
+    if notice:
+        print("cymlp: target %r: %s" % (args.target or "(last column)", notice), flush=True)
     classify = task == "classify"
     if args.test_data is not None:
         test = _cli_data.load(args.test_data, args)
+        if test.is_table != data.is_table:
+            raise CLIError("--test-data must be a table when --data is one, and arrays when "
+                           "--data is arrays")
         data.X_test, data.y_test = test.X, test.y
         data.sha256.update(test.sha256)
         data.source += "; test data: %s" % test.source
     elif data.X_test is None:
         data.X, data.X_test, data.y, data.y_test = _split(
             data.X, data.y, args.test_fraction, args.seed, classify)
-    if data.X_test.shape[1] != data.X.shape[1]:
+    if not data.is_table and data.X_test.shape[1] != data.X.shape[1]:
         raise CLIError("the test data has %d features per row, the training data %d"
                        % (data.X_test.shape[1], data.X.shape[1]))
     if classify:
@@ -111,14 +145,36 @@ def _prepare(args):
                            % ", ".join(map(str, unseen[:5])))
     X_fit, X_val, y_fit, y_val = _split(data.X, data.y, args.validation_fraction, args.seed,
                                         classify)
-    return data, task, X_fit, X_val, y_fit, y_val
+    plan = None
+    if data.is_table:
+        from cymlp import _cli_tables
+
+        initial = _initial_pipeline(args.init_from) if args.init_from else None
+        plan = _cli_tables.fit_plan(X_fit, y_fit, task, args, initial)
+        data.frame_test = data.X_test
+        X_fit, X_val, data.X_test = (_cli_tables.features_of(plan, X)
+                                     for X in (X_fit, X_val, data.X_test))
+        y_fit, y_val = (_cli_tables.scaled_targets(plan, y) for y in (y_fit, y_val))
+    return data, task, X_fit, X_val, y_fit, y_val, plan
+
+
+def _initial_pipeline(path):
+    from cymlp import _cli_tables, model_io
+
+    model = model_io.load(path)
+    if not _cli_tables.is_pipeline(model):
+        raise CLIError("%s was trained on arrays, without a table's preprocessing; this "
+                       "data is a table" % path)
+    return model
 
 
 def _initial_model(path, Estimator, n_features, classes):
     """A saved model to continue training (``--init-from``), checked against the data."""
-    from cymlp import model_io
+    from cymlp import _cli_tables, model_io
 
     model = model_io.load(path)
+    if _cli_tables.is_pipeline(model):
+        model = model_io.pipeline_estimator(model)
     if type(model) is not Estimator:
         raise CLIError("%s holds a %s; this data needs a %s" % (
             path, type(model).__name__, Estimator.__name__))
@@ -127,8 +183,34 @@ def _initial_model(path, Estimator, n_features, classes):
                        % (path, model.n_features_in_, n_features))
     if classes is not None and not np.array_equal(model.classes_, classes):
         raise CLIError("%s was trained on the classes %s; the data has %s"
-                       % (path, list(model.classes_), list(classes)))
+                       % (path, list(model.classes_)[:10], list(classes)[:10]))
     return model
+
+
+#: With ``--epochs`` left out, training makes at least this many updates (and at
+#: least ``DEFAULT_EPOCHS`` epochs, at most ``MAX_AUTO_EPOCHS``); when that takes more
+#: epochs than the default, early stopping on the validation part is switched on.
+MIN_UPDATES = 2000
+DEFAULT_EPOCHS = 30
+MAX_AUTO_EPOCHS = 1000
+
+
+def _sized_epochs(args, n_fit):
+    """``--epochs`` as given, or sized to the data; returns a line for the banner."""
+    if getattr(args, "epochs_given", False):
+        return None
+    per_epoch = -(-n_fit // args.batch_size)
+    args.epochs = min(max(DEFAULT_EPOCHS, -(-MIN_UPDATES // per_epoch)), MAX_AUTO_EPOCHS)
+    if args.epochs == DEFAULT_EPOCHS:
+        return None
+    if not args.early_stopping:
+        args.early_stopping = True
+        args.patience = max(args.patience, args.epochs // 10)
+    return ("{} epochs of {} rows would be {:,} updates: training up to {:,} epochs "
+            "({:,} updates), stopping after {} epochs without a better validation score "
+            "(--epochs N to choose)".format(
+                DEFAULT_EPOCHS, n_fit, DEFAULT_EPOCHS * per_epoch, args.epochs,
+                args.epochs * per_epoch, args.patience))
 
 
 def train(args):
@@ -153,9 +235,10 @@ def train(args):
     from cymlp import MLPClassifier, MLPRegressor
     from cymlp._threads import blas_threads, training_plan
 
-    data, task, X_fit, X_val, y_fit, y_val = _prepare(args)
+    data, task, X_fit, X_val, y_fit, y_val, plan = _prepare(args)
     # a batch is at most the training rows (the banner and metrics.json say what was used)
     args.batch_size = min(args.batch_size, len(y_fit))
+    sizing = _sized_epochs(args, len(y_fit))
     dtype = np.dtype(args.dtype)
     X_fit, X_val, X_test = (np.ascontiguousarray(a, dtype=dtype)
                             for a in (X_fit, X_val, data.X_test))
@@ -178,6 +261,10 @@ def train(args):
           "batch %d, %s" % ("-".join(map(str, sizes)), task, data.source, len(y_fit),
                             len(y_val), len(data.y_test), args.activation, args.solver,
                             args.batch_size, args.dtype), flush=True)
+    if plan is not None:
+        print("cymlp: table: %s" % plan.summary, flush=True)
+    if sizing:
+        print("cymlp: %s" % sizing, flush=True)
     fit_kwargs = {"classes": classes} if task == "classify" else {}
     history, seconds, partial = [], [], None
     n_coef = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
@@ -224,20 +311,36 @@ def train(args):
               "nothing saved", file=sys.stderr)
         return EXIT_INTERRUPTED
     return _write_results(args, model, data, X_test, score_name, history, seconds, partial,
-                          bool(interrupted), threads, best[1] if best is not None else None)
+                          bool(interrupted), threads, best[1] if best is not None else None,
+                          plan)
 
 
 def _write_results(args, model, data, X_test, score_name, history, seconds, partial,
-                   interrupted, threads, best_epoch):
-    """Score the model on the test set; write model, metrics and plot; print a summary."""
+                   interrupted, threads, best_epoch, plan):
+    """Score the model on the test set; write model, metrics and plot; print a summary.
+
+    For a table the saved model is the pipeline (preprocessing, then the estimator) and
+    the test metrics are the pipeline's, on the test rows as they are in the file, in
+    the target's units."""
     from cymlp import model_io
 
-    test_score = float(model.score(X_test, data.y_test))
+    saved, extra = model, {}
+    if plan is not None:
+        from cymlp._cli_tables import fitted_pipeline
+        saved = fitted_pipeline(plan, model)
+        test_score = float(saved.score(data.frame_test, data.y_test))
+        if plan.target_scaler is not None:
+            predicted = saved.predict(data.frame_test)
+            error = predicted - np.asarray(data.y_test, float)
+            extra = {"test_rmse": float(np.sqrt(np.mean(error ** 2))),
+                     "test_mae": float(np.mean(np.abs(error)))}
+    else:
+        test_score = float(model.score(X_test, data.y_test))
     name = "fashion-mnist" if args.data == "fashion-mnist" else Path(args.data).stem
     out_dir = Path(args.output_dir or "runs/%s-%s" % (
         name, datetime.now().strftime("%Y%m%d-%H%M%S")))
     out_dir.mkdir(parents=True, exist_ok=True)
-    model_path = model_io.save(model, out_dir / "model.npz")
+    model_path = model_io.save(saved, out_dir / "model.npz")
     metrics_path = out_dir / "metrics.json"
     metrics_path.write_text(json.dumps({
         "settings": {k: (list(v) if isinstance(v, tuple) else v)
@@ -255,6 +358,8 @@ def _write_results(args, model, data, X_test, score_name, history, seconds, part
         "initial_model": args.init_from,
         "samples_trained": int(model.t_),
         "test_score": test_score,
+        **extra,
+        "table": plan.summary if plan is not None else None,
         "seconds_per_epoch": float(np.median(seconds)) if seconds else None,
     }, indent=2))
     plot_path = out_dir / "curves.png"
@@ -267,6 +372,9 @@ def _write_results(args, model, data, X_test, score_name, history, seconds, part
             done += " and %d samples of epoch %d" % (partial["samples"], partial["epoch"])
         print("cymlp: interrupted after %s; saved what was trained" % done, file=sys.stderr)
     print("test %s: %.4f" % (score_name, test_score))
+    if extra:
+        print("test RMSE: %.4g, MAE: %.4g (in the target's units)"
+              % (extra["test_rmse"], extra["test_mae"]))
     if seconds:
         print("time per epoch: %.3f s (median of %d epochs, training only)"
               % (np.median(seconds), len(seconds)))

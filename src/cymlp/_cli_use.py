@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from cymlp._files import regular_file_problem, replaced_atomically, same_file
-from cymlp.cli import CLIError
+from cymlp._cli_errors import CLIError
 
 
 def _load_estimator(path, command):
@@ -20,6 +20,13 @@ def _load_estimator(path, command):
         raise CLIError("%s holds a bare Network; %s needs a model written by cymlp train"
                        % (path, command))
     return model
+
+
+def _estimator_of(model):
+    """The cymlp estimator of a model (itself, or a pipeline's last)."""
+    from cymlp import _cli_tables, model_io
+
+    return model_io.pipeline_estimator(model) if _cli_tables.is_pipeline(model) else model
 
 
 def evaluate(args):
@@ -37,16 +44,33 @@ def evaluate(args):
     """
     from cymlp import MLPClassifier, _cli_data
 
+    from cymlp import _cli_tables
+    from cymlp._table_reader import is_table, split_target
+
     model = _load_estimator(args.model, "evaluate")
-    data = _cli_data.load(args.data, args)
-    X, y = (data.X_test, data.y_test) if data.X_test is not None else (data.X, data.y)
-    if model.n_features_in_ != X.shape[1]:
-        raise CLIError("%s expects %d features per row; %s has %d"
-                       % (args.model, model.n_features_in_, data.source, X.shape[1]))
-    if isinstance(model, MLPClassifier):
-        _report_classifier(model, X, y, data.source)
+    if _cli_tables.is_pipeline(model):
+        if args.data == _cli_data.FASHION or not is_table(args.data):
+            raise CLIError("%s was trained on a table; evaluate it on a table (--data "
+                           "FILE.csv)" % args.model)
+        _, frame, _ = _cli_tables.table_rows(args.data, model, args, "evaluate")
+        target = _cli_tables.guess_target(frame, model, args.target)
+        try:
+            X, y = split_target(frame, target, args.data)
+        except ValueError as exc:
+            raise CLIError(str(exc)) from None
+        X = X[[str(c) for c in model.feature_names_in_]]
+        source = args.data + " (target %r)" % target
     else:
-        _report_regressor(model, X, y, data.source)
+        data = _cli_data.load(args.data, args).numeric()
+        X, y = (data.X_test, data.y_test) if data.X_test is not None else (data.X, data.y)
+        source = data.source
+        if model.n_features_in_ != X.shape[1]:
+            raise CLIError("%s expects %d features per row; %s has %d"
+                           % (args.model, model.n_features_in_, source, X.shape[1]))
+    if isinstance(_estimator_of(model), MLPClassifier):
+        _report_classifier(model, X, y, source)
+    else:
+        _report_regressor(model, X, y, source)
     return 0
 
 
@@ -65,10 +89,16 @@ def _report_classifier(model, X, y, source):
     fashion = source.startswith("Fashion-MNIST")
     print("accuracy: %.4f on %d %s" % ((predicted == y).mean(), len(y),
                                         "test images" if fashion else "rows of " + source))
-    print("class  name         precision  recall  support")
-    for label, p, r, s in zip(model.classes_, precision, recall, support):
-        name = FASHION_MNIST_CLASSES[label] if fashion else ""
-        print("%5s  %-11s  %9.4f  %6.4f  %7d" % (label, name, p, r, s))
+    if fashion:
+        print("class  name         precision  recall  support")
+        for label, p, r, s in zip(model.classes_, precision, recall, support):
+            print("%5s  %-11s  %9.4f  %6.4f  %7d" % (label, FASHION_MNIST_CLASSES[label], p,
+                                                     r, s))
+    else:
+        width = max(5, *(len(str(c)) for c in model.classes_))
+        print("%s  precision  recall  support" % "class".ljust(width))
+        for label, p, r, s in zip(model.classes_, precision, recall, support):
+            print("%s  %9.4f  %6.4f  %7d" % (str(label).ljust(width), p, r, s))
     print("confusion matrix (rows: true class, columns: predicted):")
     matrix = confusion_matrix(y, predicted, labels=model.classes_)
     width = max(5, len(str(matrix.max())) + 1, *(len(str(c)) + 1 for c in model.classes_))
@@ -160,11 +190,26 @@ def predict(args):
     """
     from cymlp import MLPClassifier
 
+    from cymlp import _cli_tables
+    from cymlp._table_reader import is_table
+
     model = _load_estimator(args.model, "predict")
-    X = as_rows(read_rows(args.file, args.key), args.file, model.n_features_in_)
-    if args.proba and not isinstance(model, MLPClassifier):
+    ids = None
+    if is_table(args.file):
+        if not _cli_tables.is_pipeline(model):
+            raise CLIError("%s was trained on arrays; predict reads a table only for a model "
+                           "trained on one (give a .npy or .npz file)" % args.model)
+        X, frame, id_columns = _cli_tables.table_rows(args.file, model, args, "predict")
+        ids = frame[id_columns] if id_columns else None
+        default_suffix = ".pred.csv"
+    else:
+        X = as_rows(read_rows(args.file, args.key), args.file, model.n_features_in_)
+        if _cli_tables.is_pipeline(model):
+            X = _table_of_array(model, X, args.file)
+        default_suffix = ".pred.npy"
+    if args.proba and not isinstance(_estimator_of(model), MLPClassifier):
         raise CLIError("--proba needs a classifier; %s holds a regressor" % args.model)
-    output = Path(args.output or str(Path(args.file).with_suffix("")) + ".pred.npy")
+    output = Path(args.output or str(Path(args.file).with_suffix("")) + default_suffix)
     if output.suffix.lower() not in (".npy", ".csv"):
         raise CLIError("--output %s: the predictions file must end in .npy or .csv"
                        % output)
@@ -173,7 +218,7 @@ def predict(args):
             raise CLIError("--output %s is %s, which would be overwritten" % (output, what))
     predictions = model.predict_proba(X) if args.proba else model.predict(X)
     if output.suffix.lower() == ".csv":
-        _write_csv(output, predictions, model.classes_ if args.proba else None)
+        _write_csv(output, predictions, model.classes_ if args.proba else None, ids)
     else:
         with replaced_atomically(output) as handle:
             np.save(handle, predictions, allow_pickle=False)
@@ -181,16 +226,37 @@ def predict(args):
     return 0
 
 
-def _write_csv(path, predictions, classes):
-    """One row per prediction; with ``classes``, one column of probability per class."""
+def _write_csv(path, predictions, classes, ids=None):
+    """One row per prediction; with ``classes``, one column of probability per class;
+    ``ids`` (a DataFrame of the input's id columns) first."""
     import csv
 
+    rows = predictions.reshape(len(predictions), -1).tolist()
+    names = ["proba_%s" % c for c in classes] if classes is not None else \
+        ["prediction"] if len(rows) == 0 or len(rows[0]) == 1 else \
+        ["prediction_%d" % k for k in range(len(rows[0]))]
+    if ids is not None:
+        names = [str(c) for c in ids.columns] + names
+        rows = [list(key) + row for key, row in zip(ids.itertuples(index=False), rows)]
     with replaced_atomically(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        if classes is not None:
-            writer.writerow(["proba_%s" % c for c in classes])
-            writer.writerows(predictions.tolist())
-        else:
-            writer.writerow(["prediction"])
-            rows = predictions.reshape(len(predictions), -1)
-            writer.writerows(rows.tolist())
+        writer.writerow(names)
+        writer.writerows(rows)
+
+
+def _table_of_array(model, X, path):
+    """Rows of an array as the table a pipeline reads: its columns, in training order,
+    when they are all numbers."""
+    import pandas as pd
+
+    from cymlp._cli_tables import categorical_inputs
+
+    names = [str(c) for c in model.feature_names_in_]
+    text = categorical_inputs(model)
+    if text:
+        raise CLIError("%s: the model reads the text columns %s; give a table (.csv) "
+                       % (path, ", ".join(text[:5])))
+    if X.shape[1] != len(names):
+        raise CLIError("%s has rows of %d values; the model reads the %d columns %s"
+                       % (path, X.shape[1], len(names), ", ".join(names[:10])))
+    return pd.DataFrame(X, columns=names)

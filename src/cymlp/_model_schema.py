@@ -33,7 +33,7 @@ MAX_LABEL_CHARS = 4096
 ESTIMATOR_KINDS = ("MLPClassifier", "MLPRegressor")
 KINDS = ("Network",) + ESTIMATOR_KINDS
 _TOP_KEYS = {"format", "version", "kind", "dtype", "network", "params", "fitted",
-             "label_type"}
+             "label_type", "pipeline"}
 _OUTPUTS_OF = {"MLPClassifier": ("softmax", "logistic"),
                "MLPRegressor": ("identity", "exp")}
 _LABEL_TYPES = ("binary", "multiclass", "multilabel-indicator")
@@ -103,6 +103,7 @@ class ModelSpec:
     params: dict = field(default_factory=dict)   # estimator parameters
     fitted: dict = field(default_factory=dict)   # fitted attributes to set
     label_type: Optional[str] = None
+    pipeline: Optional[dict] = None   # a pipeline's document (_pipeline_state), unchecked
     class_counts: tuple = ()  # lengths the classes member may have (classifiers)
 
     @property
@@ -203,7 +204,7 @@ def check_header(header, path, estimator_classes):
     spec = check_network(header.get("network"), where)
     spec.kind, spec.dtype = kind, np.dtype(dtype)
     if kind == "Network":
-        extra = sorted({"params", "fitted", "label_type"} & set(header))
+        extra = sorted({"params", "fitted", "label_type", "pipeline"} & set(header))
         _require(not extra, where, "a Network model has no %s", extra)
         return spec
     _require(spec.steps == list(range(len(spec.layers))), where,

@@ -6,26 +6,23 @@ the standard library at start-up, so ``cymlp --help`` and ``cymlp --version`` an
 at once; the commands live in ``_cli_train`` and ``_cli_use``.
 """
 import argparse
-import signal
 import sys
 
+from cymlp._cli_errors import EXIT_ERROR, EXIT_INTERRUPTED, CLIError
 from cymlp._names import ACTIVATION_CODES   # a plain dict: no numpy, no scikit-learn
 from cymlp._version import __version__
 
-EXIT_ERROR = 2
-EXIT_INTERRUPTED = 130
+__all__ = ["CLIError", "EXIT_ERROR", "EXIT_INTERRUPTED", "build_parser", "main"]
 
 DESCRIPTION = """Multi-layer perceptrons with a compiled core.
 
 cymlp train trains the 784-200-100-10 network (logistic hidden layers, softmax output)
-on Fashion-MNIST, or a network on your own data (IDX, .npz, CSV/TSV; classification or
-regression), shows its progress, and writes a model file, per-epoch metrics (JSON) and
-a plot of the curves under runs/.  cymlp evaluate reports a model's scores on test
-data; cymlp predict writes predictions for the rows of a .npy or .npz file."""
-
-
-class CLIError(Exception):
-    """An error to report in one line (exit status 2)."""
+on Fashion-MNIST, or a network on your own data (IDX, .npz, or a CSV/TSV/Parquet table
+with text, boolean and numeric columns and empty cells; classification or regression),
+shows its progress, and writes a model file (a table's preprocessing included),
+per-epoch metrics (JSON) and a plot of the curves under runs/.  cymlp evaluate reports
+a model's scores on test data; cymlp predict writes predictions for the rows of a
+.npy, .npz or table file."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,6 +30,14 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):
         raise CLIError("%s (see %s --help)" % (message, self.prog))
+
+
+class _Given(argparse.Action):
+    """Store the value and record that the option was given (``args.NAME_given``)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        setattr(namespace, self.dest + "_given", True)
 
 
 def _positive_int(text):
@@ -94,10 +99,11 @@ def _add_data_options(command, what):
     command.add_argument("--data", default="fashion-mnist",
                          help=what + ": fashion-mnist, a folder of IDX files (MNIST's file "
                                      "names), a .npz file (see --x-key, --y-key) or a "
-                                     ".csv/.tsv file with a header row (see --target)")
+                                     ".csv/.tsv/.parquet table with a header row (see "
+                                     "--target)")
     command.add_argument("--target", default=None,
-                         help="the target column of a CSV/TSV file (default: its last "
-                              "column)")
+                         help="the target column of a table (default: its last column; "
+                              "for evaluate, the one column the model does not read)")
     command.add_argument("--x-key", default="X", help="the features array of a .npz file")
     command.add_argument("--y-key", default="y", help="the targets array of a .npz file")
     command.add_argument("--data-dir", default=None,
@@ -134,8 +140,10 @@ def build_parser():
                        help="optimizer")
     train.add_argument("--dropout", type=_unit_rate, default=None,
                        help="dropout rate of the hidden layers while training, in [0, 1)")
-    train.add_argument("--epochs", type=_positive_int, default=30,
-                       help="passes over the training images")
+    train.add_argument("--epochs", type=_positive_int, default=30, action=_Given,
+                       help="passes over the training rows; when not given and 30 make "
+                            "fewer than 2,000 updates (a small table), as many as make "
+                            "2,000 (at most 1,000), with early stopping")
     train.add_argument("--batch-size", type=_positive_int, default=128,
                        help="images per mini-batch")
     train.add_argument("--learning-rate", type=_positive_float, default=0.001,
@@ -158,8 +166,16 @@ def build_parser():
                        help="share of --data held out for the test score when it has no "
                             "test part and --test-data is not given")
     train.add_argument("--task", choices=["classify", "regress"], default=None,
-                       help="default: regress when the targets are non-integer numbers, "
-                            "else classify")
+                       help="default: regress when the targets are non-integer numbers "
+                            "(in a table also whole numbers with more than 30 distinct "
+                            "values), else classify")
+    train.add_argument("--drop", default=None, metavar="COL,...",
+                       help="table columns that are not features (text columns unique per "
+                            "row, such as names or ids, are dropped without asking)")
+    train.add_argument("--categorical", default=None, metavar="COL,...",
+                       help="table columns to one-hot encode whatever they hold (a numeric "
+                            "code such as a postcode); text and boolean columns are "
+                            "one-hot already, numbers standardized")
 
     train.add_argument("--init-from", default=None, metavar="MODEL",
                        help="continue training a model saved by cymlp train (its layers "
@@ -187,13 +203,17 @@ def build_parser():
 
     predict = commands.add_parser(
         "predict", formatter_class=formatter,
-        help="predict the rows of a .npy or .npz file",
+        help="predict the rows of a .npy, .npz or table file",
         description="Write one prediction per row: the class label as it was in the "
                     "training data (numbers or strings), the value of a regressor, or "
                     "with --proba the probability of each class.  uint8 inputs (images) "
-                    "are scaled to [0, 1]; 3-D arrays of images are flattened to rows.")
+                    "are scaled to [0, 1]; 3-D arrays of images are flattened to rows.  "
+                    "A model trained on a table takes a table with the same columns by "
+                    "name, in any order (others are ignored; text columns unique per row, "
+                    "such as ids, are copied beside the predictions).")
     predict.add_argument("model", help="a model file written by cymlp train")
-    predict.add_argument("file", help="a .npy array, or a .npz archive (see --key)")
+    predict.add_argument("file", help="a .npy array, a .npz archive (see --key), or for a "
+                                      "model trained on a table a .csv/.tsv/.parquet table")
     predict.add_argument("--key", default=None,
                          help="the array of a .npz archive to use (default: its only "
                               "array, or 'X')")
@@ -201,7 +221,7 @@ def build_parser():
                          help="write each class's probability instead of the label")
     predict.add_argument("--output", default=None,
                          help="where to write the predictions: .npy, or .csv (default: "
-                              "FILE.pred.npy)")
+                              "FILE.pred.npy, or FILE.pred.csv for a table)")
     return parser
 
 
@@ -243,24 +263,3 @@ def _report(exc):
         text = "%s: %s" % (type(exc).__name__, exc)
     print("cymlp: error: %s" % " ".join(text.split()), file=sys.stderr)
     return EXIT_ERROR
-
-
-def interrupt_flag():
-    """Install a SIGINT handler that records Ctrl-C and raises KeyboardInterrupt.
-
-    The estimators (like scikit-learn's) stop training at the next batch boundary on
-    KeyboardInterrupt and return normally; the flag tells the command it happened.
-
-    Returns
-    -------
-    list
-        Empty until Ctrl-C; then holds one True.
-    """
-    flag = []
-
-    def handler(signum, frame):
-        flag.append(True)
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, handler)
-    return flag

@@ -7,6 +7,9 @@ Layout (``numpy.savez``, loaded with ``allow_pickle=False``):
   estimators, their parameters and fitted attributes;
 - ``params``: the flat parameter buffer;
 - ``classes``, ``feature_names``: arrays, when the model has them;
+- ``state_0``, ``state_1``...: for a ``Pipeline`` (a table's preprocessing, then the
+  estimator), the arrays of its transformers, whose classes and states the header's
+  ``pipeline`` entry lists (``_pipeline_state``);
 - ``checksum``: SHA-256 over the bytes of every other entry, in name order.
 
 Loading treats the file as untrusted input (see ``load``; the zip members are read by
@@ -25,6 +28,7 @@ from sklearn.preprocessing import LabelBinarizer
 
 from cymlp import _model_reader as _reader
 from cymlp import _model_schema as _schema
+from cymlp import _pipeline_state
 from cymlp._files import replaced_atomically
 from cymlp._model_reader import ModelFileError
 from cymlp._model_schema import FORMAT_NAME, FORMAT_VERSION
@@ -67,16 +71,48 @@ def _checksum(entries):
     return np.frombuffer(digest.digest(), dtype=np.uint8)
 
 
-def save(model: Union[Network, MLPClassifier, MLPRegressor], path: PathLike) -> Path:
-    """Save a ``Network``, ``MLPClassifier`` or ``MLPRegressor`` to ``path``.
-
-    The file is written under a temporary name and renamed, so a crash never leaves
-    a half-written model at ``path``.
+def pipeline_estimator(pipeline: Any) -> Union[MLPClassifier, MLPRegressor]:
+    """The cymlp estimator a fitted pipeline ends with (bare, or as the fitted regressor
+    of a ``TransformedTargetRegressor``).
 
     Parameters
     ----------
-    model : Network, MLPClassifier or MLPRegressor
-        The model; an estimator must be fitted.
+    pipeline : sklearn.pipeline.Pipeline
+
+    Returns
+    -------
+    MLPClassifier or MLPRegressor
+
+    Raises
+    ------
+    TypeError
+        When the pipeline does not end with a fitted cymlp estimator.
+    """
+    last = pipeline.steps[-1][1] if getattr(pipeline, "steps", None) else None
+    if type(last).__name__ == "TransformedTargetRegressor":
+        last = getattr(last, "regressor_", None)
+    if not isinstance(last, (MLPClassifier, MLPRegressor)):
+        raise TypeError("a pipeline is saved when its last step is a fitted cymlp "
+                        "MLPClassifier or MLPRegressor (or a fitted "
+                        "TransformedTargetRegressor of one), got %s" % type(last).__name__)
+    return last
+
+
+def save(model: Any, path: PathLike) -> Path:
+    """Save a ``Network``, ``MLPClassifier``, ``MLPRegressor`` or a fitted ``Pipeline``
+    of a table's preprocessing and one of them to ``path``.
+
+    The file is written under a temporary name and renamed, so a crash never leaves
+    a half-written model at ``path``.  A pipeline's steps other than the last may be
+    ``ColumnTransformer``, ``Pipeline``, ``SimpleImputer``, ``MissingIndicator``,
+    ``StandardScaler`` and ``OneHotEncoder``; the last is the cymlp estimator, or a
+    ``TransformedTargetRegressor`` of an ``MLPRegressor`` with a ``StandardScaler``
+    (what ``cymlp.tables.make_table_pipeline`` builds).
+
+    Parameters
+    ----------
+    model : Network, MLPClassifier, MLPRegressor or sklearn.pipeline.Pipeline
+        The model; an estimator or pipeline must be fitted.
     path : str or Path
         Usually ending in ``.npz``.
 
@@ -84,9 +120,17 @@ def save(model: Union[Network, MLPClassifier, MLPRegressor], path: PathLike) -> 
     -------
     Path
         The path written.
+
+    Raises
+    ------
+    TypeError
+        For another kind of model, or a pipeline holding anything else.
     """
     header: dict[str, Any] = {"format": FORMAT_NAME, "version": FORMAT_VERSION}
     entries = {}
+    pipeline = None
+    if type(model).__name__ == "Pipeline" and hasattr(model, "steps"):
+        pipeline, model = model, pipeline_estimator(model)
     if isinstance(model, Network):
         net = model
         header["kind"] = "Network"
@@ -111,6 +155,11 @@ def save(model: Union[Network, MLPClassifier, MLPRegressor], path: PathLike) -> 
                         % type(model).__name__)
     header["dtype"] = net.dtype.name
     header["network"] = net.layout()
+    if pipeline is not None:
+        encoder = _pipeline_state.Encoder(model)
+        header["pipeline"] = encoder.document(pipeline)
+        for index, array in enumerate(encoder.arrays):
+            entries[_pipeline_state.member_name(index)] = array
     entries["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
     entries["params"] = net.params
     for name, array in entries.items():
@@ -125,7 +174,8 @@ def save(model: Union[Network, MLPClassifier, MLPRegressor], path: PathLike) -> 
     return path
 
 
-_MEMBERS = {"header", "params", "checksum", "classes", "feature_names"}
+_MEMBERS = {"header", "params", "checksum", "classes", "feature_names"} | {
+    _pipeline_state.member_name(k) for k in range(_pipeline_state.MAX_ARRAYS)}
 _REQUIRED = {"header", "params", "checksum"}
 
 
@@ -166,6 +216,13 @@ def _class_count_check(counts):
     return check
 
 
+def _exact_dtype(expected):
+    def check(dtype):
+        return None if dtype == expected else "dtype %s where the header says %s" % (
+            dtype, expected)
+    return check
+
+
 def _header_shape(declared):
     if len(declared) == 1 and declared[0] <= _schema.MAX_HEADER_BYTES:
         return None
@@ -192,6 +249,15 @@ def _read_model(path):
             expected["classes"] = (_label_dtype, _class_count_check(spec.class_counts))
         if spec.kind != "Network":
             expected["feature_names"] = (_name_dtype, (spec.fitted["n_features_in_"],))
+        if "pipeline" in header:
+            arrays = _pipeline_state.check_array_specs(header["pipeline"],
+                                                       "%s has an invalid header" % path)
+            for index, (dtype, shape) in enumerate(arrays):
+                expected[_pipeline_state.member_name(index)] = (_exact_dtype(dtype), shape)
+                if _pipeline_state.member_name(index) not in members:
+                    raise ModelFileError("%s: the pipeline's array %d is missing"
+                                         % (path, index))
+            spec.pipeline = header["pipeline"]
         for name in members:
             if name not in expected and name not in entries:
                 raise ModelFileError("%s: a %s model has no member %r"
@@ -223,7 +289,7 @@ def _check_classes(classes, spec, path):
                              % (path, classes.size - 1))
 
 
-def load(path: PathLike) -> Union[Network, MLPClassifier, MLPRegressor]:
+def load(path: PathLike) -> Any:
     """Load a model written by ``save``, treating the file as untrusted input.
 
     Before anything is inflated or allocated, the zip directory is checked (at most
@@ -241,9 +307,13 @@ def load(path: PathLike) -> Union[Network, MLPClassifier, MLPRegressor]:
     path : str or Path
         A model file.
 
+    A pipeline's transformers are built only from the allow-listed classes ``save``
+    names, by ``__setstate__`` from data (numbers, text, arrays checked like the
+    parameters): nothing in the file names code to run.
+
     Returns
     -------
-    Network, MLPClassifier or MLPRegressor
+    Network, MLPClassifier, MLPRegressor or sklearn.pipeline.Pipeline
         The model, ready to predict (and an estimator to go on training).
 
     Raises
@@ -285,4 +355,32 @@ def _load_checked(path):
         model.feature_names_in_ = entries["feature_names"].astype(object)
     model._network = net
     model._bind_parameters()
+    if getattr(spec, "pipeline", None) is not None:
+        arrays = [entries[_pipeline_state.member_name(k)]
+                  for k in range(len(spec.pipeline["arrays"]))]
+        return _pipeline_of(spec.pipeline, arrays, model, path)
     return model
+
+
+def _pipeline_of(document, arrays, model, path):
+    """Build a saved pipeline around ``model`` and check its shape."""
+    from sklearn.pipeline import Pipeline
+
+    pipeline = _pipeline_state.Decoder(document, arrays, model, str(path)).pipeline()
+    if type(pipeline) is not Pipeline or not isinstance(getattr(pipeline, "steps", None),
+                                                         list) or not pipeline.steps:
+        raise ModelFileError("%s: the pipeline's root is not a Pipeline with steps" % path)
+    for step in pipeline.steps:
+        if not (isinstance(step, tuple) and len(step) == 2 and isinstance(step[0], str)):
+            raise ModelFileError("%s: the pipeline has a step that is not (name, object)"
+                                 % path)
+    if pipeline_estimator(pipeline) is not model:
+        raise ModelFileError("%s: the pipeline does not end with the file's estimator"
+                             % path)
+    if any(step is model for _, step in pipeline.steps[:-1]):
+        raise ModelFileError("%s: the estimator is not the pipeline's last step" % path)
+    width = len(pipeline[:-1].get_feature_names_out())
+    if width != model.n_features_in_:
+        raise ModelFileError("%s: the pipeline's preprocessing makes %d features; the "
+                             "estimator takes %d" % (path, width, model.n_features_in_))
+    return pipeline
