@@ -7,7 +7,7 @@
 # extra, whose tests skip where it is absent), VENV (default .venv).
 set -euo pipefail
 PYTHON=${PYTHON:-python3}
-EXTRAS=${EXTRAS:-test,onnx,skops,distributed,ray,docs}
+EXTRAS=${EXTRAS:-test,onnx,skops,distributed,ray,docs,parquet}
 VENV=${VENV:-.venv}
 
 if [ ! -d /usr/share/datasets/fashion-mnist ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -130,13 +130,14 @@ class Encoder:
         if array.dtype.kind == "O":
             items = array.reshape(-1).tolist()
             missing = [k for k, v in enumerate(items) if isinstance(v, float) and v != v]
-            gaps = set(missing)
+            nones = [k for k, v in enumerate(items) if v is None]
+            gaps = set(missing) | set(nones)
             if array.ndim == 1 and all(isinstance(v, str) for k, v in enumerate(items)
                                        if k not in gaps):
                 # text, with NaN (an empty cell's category) at the positions listed
                 text = np.asarray(["" if k in gaps else v for k, v in enumerate(items)],
                                   dtype=str) if items else np.empty(0, dtype="<U1")
-                return {"$text": self._member(text), "nan": missing}
+                return {"$text": self._member(text), "nan": missing, "none": nones}
             if array.size > MAX_INLINE or array.ndim != 1:
                 raise TypeError("cannot save an object array of %d values that are not all "
                                 "text" % array.size)
@@ -271,12 +272,12 @@ class Decoder:
             return value
         if isinstance(value, list):
             return [self.value(v) for v in value]
-        if not isinstance(value, dict) or len(value) not in (1, 2):
+        if not isinstance(value, dict) or len(value) not in (1, 2, 3):
             self.fail("holds a value it cannot read")
         tag = next(iter(value))
         body = value[tag]
-        if len(value) == 2 and (tag, sorted(value)) not in (
-                ("$np", ["$np", "value"]), ("$text", ["$text", "nan"])):
+        if len(value) > 1 and (tag, sorted(value)) not in (
+                ("$np", ["$np", "value"]), ("$text", ["$text", "nan", "none"])):
             self.fail("holds a value it cannot read")
         if tag == "$ref":
             if not isinstance(body, int) or isinstance(body, bool) or \
@@ -326,19 +327,20 @@ class Decoder:
                 not isinstance(body, bool) and 0 <= body < len(self.arrays):
             array = self.arrays[body]
             if tag == "$text":
-                missing = value.get("nan", [])
-                if array.dtype.kind != "U" or array.ndim != 1 or not isinstance(
-                        missing, list) or not all(
-                        isinstance(k, int) and not isinstance(k, bool) and 0 <= k < array.size
-                        for k in missing):
+                missing, nones = value.get("nan", []), value.get("none", [])
+                if array.dtype.kind != "U" or array.ndim != 1 or not all(
+                        isinstance(ks, list) and all(
+                            isinstance(k, int) and not isinstance(k, bool) and
+                            0 <= k < array.size for k in ks) for ks in (missing, nones)):
                     self.fail("has text that is not a 1-D array of strings")
                 text = array.astype(object)
                 text[missing] = np.nan
+                text[nones] = None
                 return text
             return array
         if tag == "$objects" and isinstance(body, list) and len(body) <= MAX_INLINE:
             items = [self.value(v) for v in body]
-            if all(isinstance(v, (str, bool, int, float)) for v in items):
+            if all(v is None or isinstance(v, (str, bool, int, float)) for v in items):
                 out = np.empty(len(items), dtype=object)
                 out[:] = items
                 return out

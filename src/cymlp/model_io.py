@@ -355,6 +355,9 @@ def _load_checked(path):
         model.feature_names_in_ = entries["feature_names"].astype(object)
     model._network = net
     model._bind_parameters()
+    # the stopping rule's patience is not saved: a continued fit starts a new count (a
+    # loaded model's first partial_fit without improvement failed on the missing count)
+    model._no_improvement_count = 0
     if getattr(spec, "pipeline", None) is not None:
         arrays = [entries[_pipeline_state.member_name(k)]
                   for k in range(len(spec.pipeline["arrays"]))]
@@ -374,7 +377,11 @@ def _pipeline_of(document, arrays, model, path):
         if not (isinstance(step, tuple) and len(step) == 2 and isinstance(step[0], str)):
             raise ModelFileError("%s: the pipeline has a step that is not (name, object)"
                                  % path)
-    if pipeline_estimator(pipeline) is not model:
+    try:
+        last = pipeline_estimator(pipeline)
+    except TypeError:
+        last = None
+    if last is not model:
         raise ModelFileError("%s: the pipeline does not end with the file's estimator"
                              % path)
     if any(step is model for _, step in pipeline.steps[:-1]):

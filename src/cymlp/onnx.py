@@ -285,6 +285,49 @@ def register_converters() -> None:
     _registered = True
 
 
+def _is_table_pipeline(model):
+    steps = getattr(model, "steps", None)
+    return type(model).__name__ == "Pipeline" and bool(steps) and \
+        type(steps[0][1]).__name__ == "ColumnTransformer"
+
+
+def _table_to_onnx(model, X_sample, target_opset, options, name):
+    from cymlp import _onnx_tables
+
+    needed = [str(c) for c in getattr(model, "feature_names_in_", [])]
+    columns = [str(c) for c in getattr(X_sample, "columns", [])]
+    missing = [c for c in needed if c not in columns]
+    if not needed or missing:
+        raise ValueError("X_sample must be a DataFrame with the pipeline's columns; it lacks "
+                         "%s" % (", ".join(map(repr, missing)) or "column names"))
+    if target_opset is not None and target_opset < MIN_OPSET:
+        raise ValueError("target_opset must be at least %d, got %d" % (MIN_OPSET,
+                                                                       target_opset))
+    return _onnx_tables.convert(model, target_opset=target_opset, options=options,
+                                name=name)
+
+
+def table_inputs(model: Any, X: Any) -> dict:
+    """The ONNX Runtime inputs for the rows of a DataFrame, for a table's pipeline
+    exported by ``to_onnx``: one (n, 1) array per column, text as strings (an empty
+    cell as ``""``), numbers as float32.
+
+    Parameters
+    ----------
+    model : sklearn.pipeline.Pipeline
+        The exported pipeline.
+    X : pandas.DataFrame
+        Rows with the pipeline's columns (others are ignored).
+
+    Returns
+    -------
+    dict
+        ``{column name: array}``, for ``InferenceSession.run(None, feed)``.
+    """
+    from cymlp import _onnx_tables
+    return _onnx_tables.inputs_of(model, X)
+
+
 #: The oldest ONNX opset cymlp's graphs are built and tested for (every activation, both
 #: float types, run by ONNX Runtime): opsets 7 and 8 lack Erf (gelu) and ONNX Runtime's
 #: float64 kernels of the workarounds.
@@ -298,10 +341,14 @@ def to_onnx(model: Any, X_sample: Any, *, target_opset: Optional[int] = None,
     Parameters
     ----------
     model : MLPClassifier, MLPRegressor, Network or sklearn Pipeline
-        Fitted.
-    X_sample : ndarray of shape (n_samples, n_features)
+        Fitted.  A table's pipeline (``cymlp.tables.make_table_pipeline``, or a model
+        file of ``cymlp train`` on a table) becomes a graph with one input per column,
+        named as the column: text columns as (n, 1) strings (an empty cell as ``""``),
+        the others as (n, 1) float32 (see ``table_inputs``).
+    X_sample : ndarray of shape (n_samples, n_features), or DataFrame
         A few input rows: their dtype (float32 or float64) fixes the graph's float type
-        and its input's type; only the first row is read.
+        and its input's type; only the first row is read.  For a table's pipeline, a
+        DataFrame with its columns (only their names are read).
     target_opset : int, optional
         ONNX opset to target, at least ``MIN_OPSET`` (9); default: skl2onnx's latest
         tested opset.
@@ -327,6 +374,8 @@ def to_onnx(model: Any, X_sample: Any, *, target_opset: Optional[int] = None,
     """
     skl2onnx = _skl2onnx()
     register_converters()
+    if _is_table_pipeline(model):
+        return _table_to_onnx(model, X_sample, target_opset, options, name)
     if isinstance(model, (MLPClassifier, MLPRegressor)):
         model._fitted_network()   # NotFittedError before skl2onnx looks for classes_
     X_sample = np.asarray(X_sample)
