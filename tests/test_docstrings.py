@@ -12,7 +12,8 @@ validate = pytest.importorskip("numpydoc.validate").validate
 
 # not required of every docstring: See Also, Examples, extended summary
 OPTIONAL = {"SA01", "EX01", "ES01"}
-PUBLIC_MODULES = ["cymlp.model_io", "cymlp.datasets", "cymlp.config", "cymlp.onnx"]
+PUBLIC_MODULES = ["cymlp.model_io", "cymlp.datasets", "cymlp.config", "cymlp.onnx",
+                  "cymlp.tables"]
 
 
 def _public_names():

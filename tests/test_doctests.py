@@ -6,7 +6,7 @@ import warnings
 import pytest
 
 # the modules whose docstrings hold examples
-MODULES = ["cymlp.estimators", "cymlp.network", "cymlp.onnx"]
+MODULES = ["cymlp.estimators", "cymlp.network", "cymlp.onnx", "cymlp.tables"]
 
 
 @pytest.mark.parametrize("module_name", MODULES)

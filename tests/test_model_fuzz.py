@@ -2,8 +2,9 @@
 by a check (never another exception, never the load's safety net), or as a model that
 predicts finite values of the right shape.
 
-Four kinds of damage, each on the files of four fitted models (classifier, binary
-classifier with feature names, multi-output regressor, Network with a shared layer):
+Four kinds of damage, each on the files of six fitted models (classifier, binary
+classifier with feature names, multi-output regressor, Network with a shared layer,
+and two tables' pipelines: a classifier and a regressor with a standardized target):
 byte flips, truncation, header mutations with the checksum recomputed (a forger's
 file), and member-size lies (a ``.npy`` header declaring another shape, checksum
 recomputed).  ``CYMLP_FUZZ_EXAMPLES`` sets the examples per kind (default 60; CI runs
@@ -24,6 +25,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 import cymlp
 from cymlp import model_io
+from cymlp.tables import categorical_columns
 
 EXAMPLES = int(os.environ.get("CYMLP_FUZZ_EXAMPLES", "60"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=False,
@@ -46,8 +48,22 @@ def _models():
     network = cymlp.Network([cymlp.Dense(5, 4), shared, shared, cymlp.Dense(4, 2)],
                             ["tanh", "relu", "logistic"], "softmax", dtype=np.float32,
                             random_state=0)
+    from cymlp.tables import make_table_pipeline
+    table = pandas.DataFrame({"colour": RNG.choice(["red", "blue", None], 40),
+                              "size": np.where(RNG.random(40) < 0.1, np.nan, X[:, 0]),
+                              "code": ["c%d" % (k % 7) for k in range(40)],
+                              "weight": X[:, 1]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        table_classifier = make_table_pipeline(
+            cymlp.MLPClassifier((4,), max_iter=5, random_state=0), table,
+            min_frequency=6).fit(table, y3)
+        table_regressor = make_table_pipeline(
+            cymlp.MLPRegressor(hidden_layer_sizes=(3,), max_iter=5, random_state=0),
+            table).fit(table, 100 + 10 * X[:, 2])
     return {"classifier": classifier, "binary": binary, "regressor": regressor,
-            "network": network}
+            "network": network, "table_classifier": table_classifier,
+            "table_regressor": table_regressor}
 
 
 MODELS = _models()
@@ -94,6 +110,19 @@ def check_outcome(raw, tmp_path):
         output = model.forward(inputs)
         assert output.shape == (3, model.n_outputs)
         assert np.isfinite(output).all()
+        return record("loaded")
+    if type(model).__name__ == "Pipeline":
+        # a table's rows with every cell empty: medians, the empty-cell categories
+        import pandas
+        inputs = pandas.DataFrame({c: [np.nan] * 3 for c in model.feature_names_in_})
+        for column in categorical_columns(model):
+            inputs[column] = pandas.Series([None] * 3, dtype=object)
+        output = model.predict(inputs)
+        assert len(output) == 3
+        if hasattr(model, "predict_proba"):
+            assert np.isfinite(model.predict_proba(inputs)).all()
+        else:
+            assert np.isfinite(output).all()
         return record("loaded")
     n_features = model.n_features_in_
     inputs = np.zeros((3, n_features))

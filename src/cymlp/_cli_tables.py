@@ -81,6 +81,10 @@ def fit_plan(X_fit, y_fit, task, args, initial=None):
 def features_of(plan, X):
     """The feature array of a table's rows under a fitted plan."""
     names = list(plan.preprocessor.feature_names_in_)
+    missing = [name for name in names if name not in X.columns]
+    if missing:
+        raise CLIError("the test data lacks the column%s %s" % (
+            "" if len(missing) == 1 else "s", ", ".join(map(repr, missing[:10]))))
     return np.asarray(plan.preprocessor.transform(X[names]), dtype=float)
 
 
@@ -158,7 +162,9 @@ def table_rows(path, model, args, command):
     from cymlp._table_reader import read_table
 
     needed = [str(c) for c in model.feature_names_in_]
-    categorical = categorical_inputs(model)
+    from cymlp.tables import categorical_columns
+
+    categorical = categorical_columns(model)
     target = getattr(args, "target", None)
     try:
         frame = read_table(path, categorical=categorical, target=target,
@@ -180,16 +186,6 @@ def table_rows(path, model, args, command):
             " ..." if len(extra) > 8 else "") + (
             " (carried to the output: %s)" % ", ".join(ids) if ids else ""), flush=True)
     return frame[needed], frame, ids
-
-
-def categorical_inputs(model):
-    """The columns a saved pipeline one-hot encodes (read as text from a file)."""
-    preprocessor = model.steps[0][1]
-    names = []
-    for name, transformer, columns in getattr(preprocessor, "transformers_", []):
-        if type(transformer).__name__ == "OneHotEncoder":
-            names.extend(str(c) for c in columns)
-    return names
 
 
 def guess_target(frame, model, explicit):

@@ -249,10 +249,10 @@ def _table_of_array(model, X, path):
     when they are all numbers."""
     import pandas as pd
 
-    from cymlp._cli_tables import categorical_inputs
+    from cymlp.tables import categorical_columns
 
     names = [str(c) for c in model.feature_names_in_]
-    text = categorical_inputs(model)
+    text = categorical_columns(model)
     if text:
         raise CLIError("%s: the model reads the text columns %s; give a table (.csv) "
                        % (path, ", ".join(text[:5])))

@@ -132,7 +132,9 @@ def member_directory(archive, path, allowed, required):
     archive : zipfile.ZipFile
     path : str or Path
         For messages.
-    allowed, required : set of str
+    allowed : set of str, or callable
+        Member names without ``.npy``, or a test ``allowed(name)`` of one.
+    required : set of str
         Member names without ``.npy``.
 
     Returns
@@ -142,7 +144,7 @@ def member_directory(archive, path, allowed, required):
     members = {}
     for info in archive.infolist():
         name = info.filename[:-4] if info.filename.endswith(".npy") else None
-        if name not in allowed:
+        if not (allowed(name) if callable(allowed) else name in allowed):
             raise ModelFileError("%s is not a cymlp model file: unexpected member %r"
                                  % (path, info.filename))
         if name in members:

@@ -1,9 +1,9 @@
-"""ONNX export of a table's pipeline (``cymlp.tables.make_table_pipeline``): one graph
-input per column, text columns as strings.
+"""ONNX export of a table's preprocessing (``cymlp.tables.make_table_pipeline``): one
+graph input per column, text columns as strings.
 
 skl2onnx converts ``ColumnTransformer``, ``SimpleImputer`` and ``StandardScaler``; it
-has no converter for ``MissingIndicator`` and ``TransformedTargetRegressor``, and its
-``OneHotEncoder`` converter refuses pooled infrequent categories.  This module adds:
+has no converter for ``MissingIndicator``, and its ``OneHotEncoder`` converter refuses
+pooled infrequent categories.  This module adds, for one conversion at a time:
 
 - ``MissingIndicator`` (all features, NaN as missing): ``Cast(IsNaN(x))``;
 - ``OneHotEncoder`` of text columns, infrequent pooling included: per column an
@@ -12,11 +12,8 @@ has no converter for ``MissingIndicator`` and ``TransformedTargetRegressor``, an
   for unseen categories, which is cut off (an unseen category is all zeros).  The
   empty-cell category (NaN in Python) is fed to the graph as an empty string or
   ``"nan"``;
-- ``TransformedTargetRegressor`` of a cymlp ``MLPRegressor`` with a
-  ``StandardScaler``: the network's output times the target's scale plus its mean.
 
-The first two are passed to skl2onnx for this conversion only; the third is
-registered with skl2onnx (it has none of its own).
+(``cymlp.onnx`` converts the estimator, and a ``TransformedTargetRegressor`` of one.)
 """
 import numpy as np
 
@@ -166,65 +163,21 @@ def _convert_one_hot(scope, operator, container):
         node("Concat", parts, operator.outputs[0].full_name, axis=1)
 
 
-def _target_shapes(operator):
-    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
-    model = operator.raw_operator
-    network = model.regressor_._fitted_network()
-    n = operator.inputs[0].get_first_dimension()
-    kind = DoubleTensorType if isinstance(operator.inputs[0].type, DoubleTensorType) \
-        else FloatTensorType
-    operator.outputs[0].type = kind([n, network.n_outputs])
-
-
-def _convert_target(scope, operator, container):
-    from cymlp.estimators import MLPRegressor
-    from cymlp.onnx import _forward, _graph_for
-    model = operator.raw_operator
-    scaler = getattr(model, "transformer_", None)
-    if not isinstance(getattr(model, "regressor_", None), MLPRegressor) or \
-            type(scaler).__name__ != "StandardScaler":
-        raise NotImplementedError("cymlp converts a TransformedTargetRegressor of an "
-                                  "MLPRegressor with a StandardScaler only")
-    graph = _graph_for(scope, operator, container)
-    output = _forward(graph, model.regressor_._fitted_network(), operator.inputs[0].full_name)
-    scale = scaler.scale_ if scaler.scale_ is not None else np.ones(1)
-    mean = scaler.mean_ if scaler.mean_ is not None else np.zeros(1)
-    scaled = graph.node("Mul", [output, graph.constant("target_scale", scale[None, :])],
-                        "target_scaled")
-    graph.node("Add", [scaled, graph.constant("target_mean", mean[None, :])], "variable",
-               output=operator.outputs[0].full_name)
-
-
-_registered = False
-
-
-def register_target_converter():
-    """Register the ``TransformedTargetRegressor`` converter with skl2onnx (once)."""
-    global _registered
-    if _registered:
-        return
-    import skl2onnx
-    from sklearn.compose import TransformedTargetRegressor
-    skl2onnx.update_registered_converter(TransformedTargetRegressor,
-                                         "CymlpTransformedTargetRegressor", _target_shapes,
-                                         _convert_target)
-    _registered = True
-
-
 def initial_types(pipeline):
     """One graph input per column the pipeline reads: text columns (one-hot encoded)
     as strings, the others as float32."""
     from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 
-    from cymlp._cli_tables import categorical_inputs
+    from cymlp.tables import categorical_columns
 
-    text = set(categorical_inputs(pipeline))
+    text = set(categorical_columns(pipeline))
     return [(str(c), StringTensorType([None, 1]) if str(c) in text
              else FloatTensorType([None, 1])) for c in pipeline.feature_names_in_]
 
 
 def convert(pipeline, *, target_opset=None, options=None, name=None):
-    """Convert a fitted table pipeline; see ``cymlp.onnx.to_onnx``.
+    """Convert a fitted table pipeline (its estimator's converter registered already);
+    see ``cymlp.onnx.to_onnx``.
 
     Returns
     -------
@@ -234,7 +187,6 @@ def convert(pipeline, *, target_opset=None, options=None, name=None):
     from sklearn.impute import MissingIndicator
     from sklearn.preprocessing import OneHotEncoder
 
-    register_target_converter()
     # LabelEncoder from text to int64 codes is ai.onnx.ml's version 2 and later
     opsets = {"": target_opset or get_latest_tested_opset_version(), "ai.onnx.ml": 2}
     return convert_sklearn(
@@ -259,9 +211,9 @@ def inputs_of(pipeline, X):
     -------
     dict
     """
-    from cymlp._cli_tables import categorical_inputs
+    from cymlp.tables import categorical_columns
 
-    text = set(categorical_inputs(pipeline))
+    text = set(categorical_columns(pipeline))
     feed = {}
     for column in pipeline.feature_names_in_:
         values = X[column]

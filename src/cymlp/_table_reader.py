@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cymlp._files import regular_file_problem
+
 #: Cells read as empty (missing): nothing else, so that ``NaN`` and ``inf`` stay
 #: visible as the non-finite numbers they are.
 MISSING_TEXTS = ["", "NA", "N/A", "n/a", "NULL", "null", "None", "#N/A"]
@@ -63,6 +65,9 @@ def read_table(path, *, categorical=(), target=None, has_target=True):
     import pandas as pd
 
     path = Path(path)
+    problem = regular_file_problem(path)   # a FIFO would block, /dev/zero never end
+    if problem:
+        raise ValueError("%s %s" % (path, problem))
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         try:

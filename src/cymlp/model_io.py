@@ -72,16 +72,19 @@ def _checksum(entries):
 
 
 def pipeline_estimator(pipeline: Any) -> Union[MLPClassifier, MLPRegressor]:
-    """The cymlp estimator a fitted pipeline ends with (bare, or as the fitted regressor
-    of a ``TransformedTargetRegressor``).
+    """The cymlp estimator a fitted pipeline ends with.
+
+    The last step itself, or the fitted regressor of a ``TransformedTargetRegressor``.
 
     Parameters
     ----------
     pipeline : sklearn.pipeline.Pipeline
+        A fitted pipeline.
 
     Returns
     -------
     MLPClassifier or MLPRegressor
+        The estimator (the object in the pipeline, not a copy).
 
     Raises
     ------
@@ -99,15 +102,15 @@ def pipeline_estimator(pipeline: Any) -> Union[MLPClassifier, MLPRegressor]:
 
 
 def save(model: Any, path: PathLike) -> Path:
-    """Save a ``Network``, ``MLPClassifier``, ``MLPRegressor`` or a fitted ``Pipeline``
-    of a table's preprocessing and one of them to ``path``.
+    """Save a ``Network``, an estimator, or a table's fitted ``Pipeline`` to ``path``.
 
     The file is written under a temporary name and renamed, so a crash never leaves
-    a half-written model at ``path``.  A pipeline's steps other than the last may be
-    ``ColumnTransformer``, ``Pipeline``, ``SimpleImputer``, ``MissingIndicator``,
-    ``StandardScaler`` and ``OneHotEncoder``; the last is the cymlp estimator, or a
-    ``TransformedTargetRegressor`` of an ``MLPRegressor`` with a ``StandardScaler``
-    (what ``cymlp.tables.make_table_pipeline`` builds).
+    a half-written model at ``path``.  A pipeline is one that
+    ``cymlp.tables.make_table_pipeline`` builds, fitted: a ``ColumnTransformer`` of
+    median imputers and standard scalers, missing-value indicators and one-hot
+    encoders of one column each, then the estimator (a regressor possibly inside a
+    ``TransformedTargetRegressor`` with a ``StandardScaler``); the file keeps their
+    figures (medians, means, scales, categories), not their Python state.
 
     Parameters
     ----------
@@ -134,7 +137,7 @@ def save(model: Any, path: PathLike) -> Path:
     if isinstance(model, Network):
         net = model
         header["kind"] = "Network"
-    elif type(model).__name__ in _ESTIMATORS and isinstance(model, tuple(_ESTIMATORS.values())):
+    elif type(model).__name__ in _ESTIMATORS and isinstance(model, (MLPClassifier, MLPRegressor)):
         if not hasattr(model, "_network"):
             raise ValueError("the estimator is not fitted; fit it before saving")
         model._sync_parameters()
@@ -156,9 +159,8 @@ def save(model: Any, path: PathLike) -> Path:
     header["dtype"] = net.dtype.name
     header["network"] = net.layout()
     if pipeline is not None:
-        encoder = _pipeline_state.Encoder(model)
-        header["pipeline"] = encoder.document(pipeline)
-        for index, array in enumerate(encoder.arrays):
+        header["pipeline"], arrays = _pipeline_state.encode(pipeline, model)
+        for index, array in enumerate(arrays):
             entries[_pipeline_state.member_name(index)] = array
     entries["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
     entries["params"] = net.params
@@ -174,8 +176,15 @@ def save(model: Any, path: PathLike) -> Path:
     return path
 
 
-_MEMBERS = {"header", "params", "checksum", "classes", "feature_names"} | {
-    _pipeline_state.member_name(k) for k in range(_pipeline_state.MAX_ARRAYS)}
+_MEMBERS = {"header", "params", "checksum", "classes", "feature_names"}
+
+
+def _allowed_member(name):
+    """A member name a model file may hold (a pipeline's arrays are state_0, state_1...)."""
+    if name in _MEMBERS:
+        return True
+    return (isinstance(name, str) and name.startswith("state_") and name[6:].isdigit()
+            and name[6:] == str(int(name[6:])) and int(name[6:]) < _pipeline_state.MAX_ARRAYS)
 _REQUIRED = {"header", "params", "checksum"}
 
 
@@ -235,7 +244,7 @@ def _read_model(path):
 
     Sizes come from the checked header before any other member is read."""
     with _reader.open_archive(path) as archive:
-        members = _reader.member_directory(archive, path, _MEMBERS, _REQUIRED)
+        members = _reader.member_directory(archive, path, _allowed_member, _REQUIRED)
         entries = {
             "header": _reader.read_member(archive, members["header"], path, _is_bytes,
                                           _header_shape),
@@ -300,16 +309,16 @@ def load(path: PathLike) -> Any:
     their types, and cross-checks between them (inputs, outputs, classes, layer
     sizes, activations, label type).  Every other member must then have exactly
     the dtype and shape the header implies; the SHA-256 checksum covers them all.
-    Load time is linear in the file size.
+    Load time is linear in the file size.  A pipeline's figures are checked the same
+    way (lengths, finite values, positive scales, distinct categories, the output
+    width against the estimator's inputs), and its transformers are then fitted by
+    scikit-learn on a small synthetic table that reproduces them: no state is read
+    from the file as such, and nothing in it names code to run.
 
     Parameters
     ----------
     path : str or Path
         A model file.
-
-    A pipeline's transformers are built only from the allow-listed classes ``save``
-    names, by ``__setstate__`` from data (numbers, text, arrays checked like the
-    parameters): nothing in the file names code to run.
 
     Returns
     -------
@@ -366,28 +375,5 @@ def _load_checked(path):
 
 
 def _pipeline_of(document, arrays, model, path):
-    """Build a saved pipeline around ``model`` and check its shape."""
-    from sklearn.pipeline import Pipeline
-
-    pipeline = _pipeline_state.Decoder(document, arrays, model, str(path)).pipeline()
-    if type(pipeline) is not Pipeline or not isinstance(getattr(pipeline, "steps", None),
-                                                         list) or not pipeline.steps:
-        raise ModelFileError("%s: the pipeline's root is not a Pipeline with steps" % path)
-    for step in pipeline.steps:
-        if not (isinstance(step, tuple) and len(step) == 2 and isinstance(step[0], str)):
-            raise ModelFileError("%s: the pipeline has a step that is not (name, object)"
-                                 % path)
-    try:
-        last = pipeline_estimator(pipeline)
-    except TypeError:
-        last = None
-    if last is not model:
-        raise ModelFileError("%s: the pipeline does not end with the file's estimator"
-                             % path)
-    if any(step is model for _, step in pipeline.steps[:-1]):
-        raise ModelFileError("%s: the estimator is not the pipeline's last step" % path)
-    width = len(pipeline[:-1].get_feature_names_out())
-    if width != model.n_features_in_:
-        raise ModelFileError("%s: the pipeline's preprocessing makes %d features; the "
-                             "estimator takes %d" % (path, width, model.n_features_in_))
-    return pipeline
+    """Build a saved table pipeline around ``model`` (``_pipeline_state.decode``)."""
+    return _pipeline_state.decode(document, arrays, model, str(path))

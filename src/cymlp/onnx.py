@@ -256,6 +256,33 @@ def _convert_output(scope, operator, container):
     graph.node("Identity", [output], "variable", output=operator.outputs[0].full_name)
 
 
+def _target_shapes(operator):
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
+    model = operator.raw_operator
+    network = model.regressor_._fitted_network()
+    n = operator.inputs[0].get_first_dimension()
+    kind = DoubleTensorType if isinstance(operator.inputs[0].type, DoubleTensorType) \
+        else FloatTensorType
+    operator.outputs[0].type = kind([n, network.n_outputs])
+
+
+def _convert_target(scope, operator, container):
+    model = operator.raw_operator
+    scaler = getattr(model, "transformer_", None)
+    if not isinstance(getattr(model, "regressor_", None), MLPRegressor) or \
+            type(scaler).__name__ != "StandardScaler":
+        raise NotImplementedError("cymlp converts a TransformedTargetRegressor of an "
+                                  "MLPRegressor with a StandardScaler only")
+    graph = _graph_for(scope, operator, container)
+    output = _forward(graph, model.regressor_._fitted_network(), operator.inputs[0].full_name)
+    scale = scaler.scale_ if scaler.scale_ is not None else np.ones(1)
+    mean = scaler.mean_ if scaler.mean_ is not None else np.zeros(1)
+    scaled = graph.node("Mul", [output, graph.constant("target_scale", scale[None, :])],
+                        "target_scaled")
+    graph.node("Add", [scaled, graph.constant("target_mean", mean[None, :])], "variable",
+               output=operator.outputs[0].full_name)
+
+
 def _parse_single_output(scope, model, inputs, custom_parsers=None):
     """A ``Network`` or regressor has one output, ``variable``."""
     operator = scope.declare_local_operator(_ALIASES[type(model)], model)
@@ -270,7 +297,8 @@ def register_converters() -> None:
 
     After this call ``skl2onnx.to_onnx`` and ``skl2onnx.convert_sklearn`` convert
     ``MLPClassifier``, ``MLPRegressor`` and ``Network`` objects, alone or inside
-    scikit-learn pipelines.  Calling it again does nothing.
+    scikit-learn pipelines, and a ``TransformedTargetRegressor`` of an
+    ``MLPRegressor`` with a ``StandardScaler``.  Calling it again does nothing.
     """
     global _registered
     if _registered:
@@ -282,6 +310,11 @@ def register_converters() -> None:
     for cls in (MLPRegressor, Network):
         skl2onnx.update_registered_converter(cls, _ALIASES[cls], _output_shapes,
                                              _convert_output, parser=_parse_single_output)
+    # skl2onnx has no converter of its own for TransformedTargetRegressor
+    from sklearn.compose import TransformedTargetRegressor
+    skl2onnx.update_registered_converter(TransformedTargetRegressor,
+                                         "CymlpTransformedTargetRegressor", _target_shapes,
+                                         _convert_target)
     _registered = True
 
 
@@ -308,9 +341,10 @@ def _table_to_onnx(model, X_sample, target_opset, options, name):
 
 
 def table_inputs(model: Any, X: Any) -> dict:
-    """The ONNX Runtime inputs for the rows of a DataFrame, for a table's pipeline
-    exported by ``to_onnx``: one (n, 1) array per column, text as strings (an empty
-    cell as ``""``), numbers as float32.
+    """The ONNX Runtime inputs for the rows of a DataFrame, for a table's pipeline.
+
+    For a pipeline exported by ``to_onnx``: one (n, 1) array per column, text as
+    strings (an empty cell as ``""``), numbers as float32.
 
     Parameters
     ----------

@@ -40,7 +40,8 @@ ID_MIN_ROWS = 10
 #: An integer target with at most this many distinct values is taken as classes.
 MAX_INTEGER_CLASSES = 30
 
-__all__ = ["ColumnRoles", "column_roles", "infer_task", "is_id_column", "make_table_pipeline",
+__all__ = ["ColumnRoles", "categorical_columns", "column_roles", "infer_task",
+           "is_id_column", "make_preprocessor", "make_table_pipeline", "summary",
            "MAX_CATEGORIES", "MIN_FREQUENCY", "ID_MIN_ROWS", "MAX_INTEGER_CLASSES"]
 
 
@@ -48,7 +49,7 @@ __all__ = ["ColumnRoles", "column_roles", "infer_task", "is_id_column", "make_ta
 class ColumnRoles:
     """What each column of a table becomes (see the module's docstring).
 
-    Attributes
+    Parameters
     ----------
     numeric : list of str
         Standardized (missing cells imputed with the median).
@@ -60,6 +61,8 @@ class ColumnRoles:
         Values unique per row: not features.
     dropped : list of str
         Named in ``drop``: not features.
+    order : list of str
+        Every column, in the table's order.
     """
 
     numeric: list = field(default_factory=list)
@@ -67,13 +70,13 @@ class ColumnRoles:
     categorical: list = field(default_factory=list)
     ids: list = field(default_factory=list)
     dropped: list = field(default_factory=list)
+    order: list = field(default_factory=list)
 
     @property
     def features(self):
-        """The columns the pipeline reads, in the table's order."""
-        return [c for c in self.order if c in self.numeric or c in self.categorical]
-
-    order: list = field(default_factory=list)
+        """The columns the pipeline reads, in the table's order (a list of str)."""
+        used = set(self.numeric) | set(self.categorical)
+        return [c for c in self.order if c in used]
 
 
 def _is_numeric(column):
@@ -87,13 +90,16 @@ def is_id_column(name, column, min_rows=ID_MIN_ROWS):
     Parameters
     ----------
     name : str
+        The column's name.
     column : pandas.Series
+        Its values.
     min_rows : int, default=ID_MIN_ROWS
         Fewest rows for a text column to count (1 for rows to predict).
 
     Returns
     -------
     bool
+        Whether the column identifies rows rather than describing them.
     """
     if not (column.notna().all() and column.is_unique):
         return False
@@ -136,6 +142,7 @@ def column_roles(X, *, drop=None, categorical=None):
     Returns
     -------
     ColumnRoles
+        The columns by role, each list in the table's order.
 
     Raises
     ------
@@ -189,10 +196,12 @@ def infer_task(y):
     Parameters
     ----------
     y : pandas.Series or ndarray
+        The target column, without empty cells.
 
     Returns
     -------
     task : {'classify', 'regress'}
+        Classes or values.
     reason : str
         One line for the banner.
     """
@@ -216,12 +225,17 @@ def make_preprocessor(roles, *, max_categories=MAX_CATEGORIES, min_frequency=MIN
     Parameters
     ----------
     roles : ColumnRoles
+        From ``column_roles``.
     max_categories : int, default=MAX_CATEGORIES
+        Most one-hot features from one column, the infrequent pool included.
     min_frequency : int, default=MIN_FREQUENCY
+        Categories seen on fewer rows are pooled as infrequent.
 
     Returns
     -------
     sklearn.compose.ColumnTransformer
+        Parts ``numeric``, ``missing`` and ``categorical_0``, ``categorical_1``... (one
+        encoder per column), the other columns dropped.
     """
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import MissingIndicator, SimpleImputer
@@ -234,10 +248,11 @@ def make_preprocessor(roles, *, max_categories=MAX_CATEGORIES, min_frequency=MIN
                                            ("scale", StandardScaler())]), roles.numeric))
     if roles.missing:
         parts.append(("missing", MissingIndicator(features="all"), roles.missing))
-    if roles.categorical:
-        parts.append(("categorical", OneHotEncoder(
+    # one encoder per column: its cap and its rare categories are the column's own
+    for k, column in enumerate(roles.categorical):
+        parts.append(("categorical_%d" % k, OneHotEncoder(
             handle_unknown="ignore", max_categories=max_categories,
-            min_frequency=min_frequency, sparse_output=False), roles.categorical))
+            min_frequency=min_frequency, sparse_output=False), [column]))
     return ColumnTransformer(parts, remainder="drop")
 
 
@@ -296,12 +311,37 @@ def make_table_pipeline(estimator, X, *, drop=None, categorical=None,
     return Pipeline([("columns", preprocessor), ("model", model)])
 
 
+def categorical_columns(pipeline):
+    """The columns a fitted table pipeline one-hot encodes.
+
+    A file read for the pipeline reads these as text (a postcode keeps its leading
+    zeros), and its ONNX graph takes them as strings.
+
+    Parameters
+    ----------
+    pipeline : sklearn.pipeline.Pipeline
+        A fitted pipeline whose first step is a ``ColumnTransformer``.
+
+    Returns
+    -------
+    list of str
+        In the order of the encoders.
+    """
+    preprocessor = pipeline.steps[0][1]
+    names = []
+    for _, transformer, columns in getattr(preprocessor, "transformers_", []):
+        if type(transformer).__name__ == "OneHotEncoder":
+            names.extend(str(c) for c in columns)
+    return names
+
+
 def summary(roles, preprocessor=None, missing_rows=None):
     """One line saying what a pipeline does to the table, for the command's banner.
 
     Parameters
     ----------
     roles : ColumnRoles
+        From ``column_roles``.
     preprocessor : fitted ColumnTransformer, optional
         Adds the one-hot feature count.
     missing_rows : int, optional
@@ -310,14 +350,17 @@ def summary(roles, preprocessor=None, missing_rows=None):
     Returns
     -------
     str
+        E.g. ``3 categorical columns one-hot (20 features), 6 numeric standardized``.
     """
     parts = []
     if roles.categorical:
         text = "%d categorical column%s one-hot" % (
             len(roles.categorical), "" if len(roles.categorical) == 1 else "s")
-        if preprocessor is not None and "categorical" in preprocessor.named_transformers_:
-            encoder = preprocessor.named_transformers_["categorical"]
-            text += " (%d features)" % len(encoder.get_feature_names_out())
+        if preprocessor is not None:
+            count = sum(len(t.get_feature_names_out()) for name, t in
+                        preprocessor.named_transformers_.items()
+                        if name.startswith("categorical"))
+            text += " (%d features)" % count
         parts.append(text)
     if roles.numeric:
         parts.append("%d numeric standardized" % len(roles.numeric))
