@@ -126,7 +126,7 @@ def measure_one(implementation, dataset, quick):
         X, y = fashion_csr()
         hidden = (200, 100)
     if implementation == "cymlp sparse":
-        estimators.SPARSE_DENSITY_CROSSOVER = 2.0   # never densify: the sparse path itself
+        _validation.SPARSE_DENSITY_CROSSOVER = 2.0   # never densify: the sparse path itself
     elif implementation == "cymlp dense" and X.shape[0] * X.shape[1] * 4 > DENSE_LIMIT_BYTES:
         return dict(implementation=implementation, dataset=dataset, skipped=(
             "the dense copy would take %.1f GB" % (X.shape[0] * X.shape[1] * 4 / 2 ** 30)))

@@ -29,7 +29,7 @@ source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py",
                     "auto_examples/*.zip", "auto_examples/*.json"]
 myst_heading_anchors = 3
-suppress_warnings = ["myst.header"]   # the README's sections start at level 2
+
 
 templates_path = ["_templates"]
 autosummary_generate = True

@@ -1,5 +1,5 @@
 """Training and validation loss of a 784-512-256-10 network on Fashion-MNIST, with and
-without dropout: the picture of README's "Beyond scikit-learn" section.
+without dropout: the picture of the "Beyond scikit-learn" page (docs/beyond.md).
 
     python examples/dropout_curves.py            # ~2 minutes on 2 cores
     python examples/dropout_curves.py --out examples/dropout_curves.png --epochs 40

@@ -2,7 +2,7 @@
 Seconds per epoch against scikit-learn and PyTorch
 ==================================================
 
-The bar chart of the README's benchmark tables, drawn from
+The bar chart of the performance page's benchmark tables, drawn from
 ``benchmarks/results.json`` (written by ``python benchmarks/run_all.py --json ...``):
 one training epoch of 784-200-100-10 on the 60,000 Fashion-MNIST images, float32, for
 each thread count and batch size measured.  Nothing is timed here; the figures are

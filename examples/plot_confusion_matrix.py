@@ -2,7 +2,7 @@
 A confusion matrix on Fashion-MNIST
 ===================================
 
-The 784-200-100-10 network of the README, trained for 5 epochs on 20,000 images, and
+The 784-200-100-10 network of the main job, trained for 5 epochs on 20,000 images, and
 the confusion matrix of its predictions on the 10,000 test images: shirts, T-shirts,
 pullovers and coats are the classes it confuses.
 """

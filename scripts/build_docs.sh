@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the documentation site into docs/_build/html (entry page: index.html), with
 # every warning an error: the API reference from the docstrings (numpydoc, autosummary),
-# the pages in docs/ (README sections included), the example gallery (each
+# the pages in docs/ (the manual), the example gallery (each
 # examples/plot_*.py run), from scratch.  Sets up .venv first (scripts/setup_env.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."

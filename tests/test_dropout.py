@@ -99,7 +99,7 @@ def _engine_train(n_chunks, by_columns, dtype=np.float64):
     optimizer = Adam(1e-2)
     optimizer.ensure_state(net.params.shape[0], net.dtype)
     X, Y, _ = net.check_xy(X, Y)
-    rates = net._dropout_rates([0.2, 0.5, 0.3])
+    rates = net.dropout_rates([0.2, 0.5, 0.3])
     with threadpool_limits(1):
         for _ in range(3):
             net._engine.train_epoch(X, Y, None, np.arange(120, dtype=np.intp), 16,

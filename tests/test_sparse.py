@@ -183,10 +183,10 @@ def test_sparse_partial_fit_early_stopping_and_regression():
 
 
 def test_dense_enough_sparse_input_takes_the_dense_path():
-    from cymlp import estimators
+    from cymlp import _validation
     X = sp.random(50, 20, density=0.5, format="csr", random_state=0)
-    assert isinstance(estimators._sparse_training_input(X, np.float64), np.ndarray)
-    assert sp.issparse(estimators._sparse_training_input(X_SPARSE, np.float64))
+    assert isinstance(_validation.sparse_training_input(X, np.float64), np.ndarray)
+    assert sp.issparse(_validation.sparse_training_input(X_SPARSE, np.float64))
 
 
 def test_int32_and_intp_column_indices_give_the_same_results():

@@ -1,7 +1,7 @@
 /* cymlp's C kernels, instantiated once for float (suffix _f) and once for double
- * (suffix _d).  The bodies live in activations.h, losses.h, optim.h, rowproduct.h,
- * sparse.h and checks.h, written
- * once over the macros CYMLP_REAL (the element type), CYMLP_FN(name) (the suffixed
+ * (suffix _d).  The bodies live in activations.h, losses.h, optim.h, dropout.h,
+ * rowproduct.h, sparse_indices.h (which includes sparse.h once per column-index type)
+ * and checks.h, written once over the macros CYMLP_REAL (the element type), CYMLP_FN(name) (the suffixed
  * name), CYMLP_EXP (the vectorisable exp of fastexp.h), CYMLP_SQRT, CYMLP_NDTR (Phi),
  * CYMLP_LOG1P_UNIT (log1p on [0, 1]), CYMLP_EXPM1_NEG (expm1 on x <= 0; fastspecial.h),
  * and CYMLP_BITS /

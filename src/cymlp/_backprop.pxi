@@ -96,7 +96,7 @@ cdef void update_slice(floating* params, const floating* g, const floating* g2,
         return
     if g2 != NULL:
         g2a = g2 + a
-    if opt.kind == OPT_SGD:
+    if opt.kind == OPTIMIZER_SGD:
         sgd_update(params + a, g + a, g2a, m + a, b - a, l2, <floating>opt.step_lr,
                    <floating>opt.momentum, opt.nesterov)
     else:

@@ -15,7 +15,7 @@ from typing import Any, Optional
 import numpy as np
 
 from cymlp._cli_errors import CLIError
-from cymlp._files import regular_file_problem
+from cymlp._files import read_npy_header, regular_file_problem
 from cymlp._table_reader import is_table, read_table, split_target
 
 FASHION = "fashion-mnist"
@@ -105,7 +105,6 @@ def read_npz_arrays(archive, keys, path):
     -------
     list of ndarray
     """
-    from cymlp._model_reader import read_npy_header
 
     declared = 0
     names = archive.zip.namelist()

@@ -19,8 +19,12 @@ below read or write outside a buffer.  Those functions then assume C-contiguous
 buffers of the engine's dtype and right shapes.
 
 The nogil functions live in the files included below, one job each (``_predict.pxi``,
-``_backprop.pxi``, ``_epoch_serial.pxi``, ``_epoch_rows.pxi``, ``_epoch_columns.pxi``);
-this file holds the shared constants and structs and the ``Engine`` object.
+``_backprop.pxi``, ``_batches.pxi`` (what every epoch does around a batch),
+``_epoch_serial.pxi``, ``_epoch_rows.pxi`` (each batch split by rows),
+``_epoch_columns.pxi`` (each layer split by columns)); this file holds the shared
+constants and structs and the ``Engine`` object.  Why over 800 lines: ``Engine`` is
+one ``cdef class`` whose methods share its workspace and its compiled checks (about
+700 lines); Cython cannot split a ``cdef class`` across files.
 """
 import numpy as np
 
@@ -38,7 +42,7 @@ from cymlp._kernels cimport (activation_derivative, adam_update, add_column_sums
 from cymlp._pool cimport (chunk_fn, pool_acquire, pool_helpers, pool_release, pool_run,
                           thread_limit)
 
-from cymlp._names import ACTIVATION_CODES, OUTPUT_CODES
+from cymlp._names import ACTIVATION_CODES, MAX_BLAS_SIZE, OUTPUT_CODES
 from cymlp._pool import reserve as reserve_helpers
 
 cnp.import_array()
@@ -65,32 +69,27 @@ cdef enum:
     SPLIT_BYTES = 65536
     MAX_K_BLOCKS = 16
 
-# Epoch outcomes.
-EPOCH_DONE = 0
-EPOCH_DIVERGED = 1
-cdef enum:
-    _DONE = 0
-    _DIVERGED = 1
+# Epoch outcomes (EpochStats.status, and train_epoch's return).  The enums are anonymous
+# on purpose: Cython 3.1 exports to Python the values of anonymous cpdef enums only.
+cpdef enum:
+    EPOCH_DONE = 0
+    EPOCH_DIVERGED = 1
 
 # Activation codes a hidden and an output step may have (enum cymlp_activation).
 HIDDEN_ACTIVATION_CODES = frozenset(ACTIVATION_CODES.values())
 OUTPUT_ACTIVATION_CODES = frozenset(OUTPUT_CODES.values())
 
-# Optimizer kinds.
-cdef enum:   # optimizer kinds and learning-rate schedules (Optim.kind, Optim.schedule)
-    OPT_SGD = 0
-    OPT_ADAM = 1
-    OPT_ADAMW = 2
-    SCHED_CONSTANT = 0
-    SCHED_COSINE = 1
-    SCHED_STEP = 2
+# Optimizer kinds and learning-rate schedules (Optim.kind, Optim.schedule): one name
+# each, in C and in Python (cymlp.optimizers passes them to train_epoch).
+cpdef enum:
+    OPTIMIZER_SGD = 0
+    OPTIMIZER_ADAM = 1
+    OPTIMIZER_ADAMW = 2
 
-OPTIMIZER_SGD = OPT_SGD
-OPTIMIZER_ADAM = OPT_ADAM
-OPTIMIZER_ADAMW = OPT_ADAMW
-SCHEDULE_CONSTANT = SCHED_CONSTANT
-SCHEDULE_COSINE = SCHED_COSINE
-SCHEDULE_STEP = SCHED_STEP
+cpdef enum:
+    SCHEDULE_CONSTANT = 0
+    SCHEDULE_COSINE = 1
+    SCHEDULE_STEP = 2
 
 
 cdef struct Step:
@@ -170,8 +169,9 @@ cdef inline void* data_ptr(object array):
     return cnp.PyArray_DATA(<cnp.ndarray>array)
 
 
-# The largest dimension or parameter count the engine accepts: BLAS takes 32-bit sizes.
-cdef Py_ssize_t MAX_BLAS_INT = 2147483647
+# The largest dimension or parameter count the engine accepts: BLAS takes 32-bit sizes
+# (one limit, cymlp._names.MAX_BLAS_SIZE, which model files and Network check too).
+cdef Py_ssize_t MAX_BLAS_INT = MAX_BLAS_SIZE
 
 
 cdef int check_buffer(object array, str name, int typenum, int ndim, Py_ssize_t rows,
@@ -214,18 +214,14 @@ cdef bint csr_pointers_valid(const Py_ssize_t* indptr, Py_ssize_t n,
     return True
 
 
-cdef bint indices32_in_range(const int* idx, Py_ssize_t n, Py_ssize_t n_rows) noexcept nogil:
-    """Whether every ``idx[i]`` lies in ``[0, n_rows)`` (int32 indices)."""
-    cdef Py_ssize_t i
-    for i in range(n):
-        if idx[i] < 0 or idx[i] >= n_rows:
-            return False
-    return True
+ctypedef fused index_t:
+    int
+    Py_ssize_t
 
 
-cdef bint indices_in_range(const Py_ssize_t* idx, Py_ssize_t n,
+cdef bint indices_in_range(const index_t* idx, Py_ssize_t n,
                            Py_ssize_t n_rows) noexcept nogil:
-    """Whether every ``idx[i]`` lies in ``[0, n_rows)``."""
+    """Whether every ``idx[i]`` lies in ``[0, n_rows)`` (int32 or intp indices)."""
     cdef Py_ssize_t i
     for i in range(n):
         if idx[i] < 0 or idx[i] >= n_rows:
@@ -236,6 +232,7 @@ cdef bint indices_in_range(const Py_ssize_t* idx, Py_ssize_t n,
 # The compiled functions, one file per job:
 include "_predict.pxi"
 include "_backprop.pxi"
+include "_batches.pxi"
 include "_epoch_serial.pxi"
 include "_epoch_rows.pxi"
 include "_epoch_columns.pxi"
@@ -607,7 +604,7 @@ cdef class Engine:
                     int optimizer, double learning_rate, double momentum, bint nesterov,
                     double beta_1, double beta_2, double epsilon, long long t,
                     state1, state2, double alpha, Py_ssize_t n_chunks=1,
-                    bint by_columns=False, *, int schedule=SCHED_CONSTANT,
+                    bint by_columns=False, *, int schedule=SCHEDULE_CONSTANT,
                     long long batch=0, long long total=0, long long warmup=0,
                     long long step_every=1, double gamma=1.0, double weight_decay=0.0,
                     dropout=None, unsigned long long dropout_seed=0):
@@ -671,18 +668,18 @@ cdef class Engine:
             raise ValueError("order is empty")
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1, got %d" % batch_size)
-        if optimizer not in (OPT_SGD, OPT_ADAM, OPT_ADAMW):
+        if optimizer not in (OPTIMIZER_SGD, OPTIMIZER_ADAM, OPTIMIZER_ADAMW):
             raise ValueError("unknown optimizer code %d" % optimizer)
-        if schedule not in (SCHED_CONSTANT, SCHED_COSINE, SCHED_STEP):
+        if schedule not in (SCHEDULE_CONSTANT, SCHEDULE_COSINE, SCHEDULE_STEP):
             raise ValueError("unknown schedule code %d" % schedule)
-        if batch < 0 or warmup < 0 or (schedule == SCHED_COSINE and total <= warmup):
+        if batch < 0 or warmup < 0 or (schedule == SCHEDULE_COSINE and total <= warmup):
             raise ValueError("a cosine schedule needs 0 <= warmup < total batches and a "
                              "batch count >= 0; got warmup=%d, total=%d, batch=%d"
                              % (warmup, total, batch))
         if step_every < 1 or not (0 < gamma <= 1):
             raise ValueError("a step schedule needs step_every >= 1 and 0 < gamma <= 1; "
                              "got %d and %r" % (step_every, gamma))
-        if not (0 <= weight_decay < INFINITY) or (weight_decay and optimizer != OPT_ADAMW):
+        if not (0 <= weight_decay < INFINITY) or (weight_decay and optimizer != OPTIMIZER_ADAMW):
             raise ValueError("weight_decay must be finite, >= 0, and 0 but for AdamW; got "
                              "%r" % weight_decay)
         check_buffer(state1, "state1", self.typenum, 1, self.n_params, 0, True)
@@ -796,7 +793,7 @@ cdef class Engine:
         sx.row0 = 0
         with nogil:
             ok = (csr_pointers_valid(sx.indptr, n, nnz)
-                  and (indices32_in_range(<const int*>sx.indices, nnz, self.n_in)
+                  and (indices_in_range(<const int*>sx.indices, nnz, self.n_in)
                        if sx.idx32 else
                        indices_in_range(<const Py_ssize_t*>sx.indices, nnz, self.n_in)))
         if not ok:
@@ -886,9 +883,9 @@ cdef class Engine:
                          const Py_ssize_t* order, Py_ssize_t n, Py_ssize_t batch_size,
                          Optim* opt, double alpha, Py_ssize_t n_chunks, Dropout* drop,
                          EpochStats* stats):
-        """The epoch with each batch split into ``n_chunks`` (``run_epoch_parallel``); the
+        """The epoch with each batch split into ``n_chunks`` (``run_epoch_rows``); the
         input is dense ``x`` or the CSR ``sx``."""
-        cdef ParallelEpoch ep
+        cdef RowsEpoch ep
         cdef Chunk* chunks
         cdef Py_ssize_t c
         cdef bint owned
@@ -932,7 +929,7 @@ cdef class Engine:
             with nogil:
                 owned = pool_acquire()
                 try:
-                    run_epoch_parallel(&ep, self.is_float, order, n, batch_size, owned,
+                    run_epoch_rows(&ep, self.is_float, order, n, batch_size, owned,
                                        stats)
                 finally:
                     if owned:

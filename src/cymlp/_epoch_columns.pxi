@@ -182,7 +182,7 @@ cdef int run_epoch_columns(ColumnEpoch* ep, floating* deltas, Py_ssize_t max_wid
         loss = (loss + penalty) / sw
         if not isfinite(loss):
             # the data loss or the penalty was not finite: nothing was updated
-            stats.status = _DIVERGED
+            stats.status = EPOCH_DIVERGED
             return 0
         begin_step(opt, ep.alpha, sw)
         for k in range(ep.n_steps - 1, -1, -1):
@@ -193,5 +193,5 @@ cdef int run_epoch_columns(ColumnEpoch* ep, floating* deltas, Py_ssize_t max_wid
             d_cur = <floating*>ep.d_prev
         end_batch(opt, stats, loss, penalty, sw, rows, &since_check, check_every)
         start += rows
-    stats.status = _DONE
+    stats.status = EPOCH_DONE
     return 0

@@ -1,7 +1,7 @@
 # Part of _engine.pyx (textually included there: it shares its imports, constants and
-# structs).  The data-parallel epoch: each batch split into row chunks.
+# structs).  The rows epoch (data parallel): each batch split into row chunks.
 
-# -- the data-parallel epoch --------------------------------------------------
+# -- the rows epoch (data parallel) ------------------------------------------------
 #
 # With T > 1 chunks, each batch is split by rows into T parts.  Phase A (one job of T
 # chunks): chunk c gathers its rows and runs forward + backward into its own gradient
@@ -26,7 +26,7 @@ cdef struct Chunk:
     double penalty       # phase A: 0.5 alpha ||W||^2 over the chunk's parameter slice
 
 
-cdef struct ParallelEpoch:
+cdef struct RowsEpoch:
     const Step* steps
     Py_ssize_t n_steps, n_params, n_coef, max_width, n_in, n_out, n_chunks
     void* params
@@ -42,7 +42,7 @@ cdef struct ParallelEpoch:
     Chunk* chunks
 
 
-cdef void gradient_chunk(floating* params, ParallelEpoch* ep, Py_ssize_t c) noexcept nogil:
+cdef void gradient_chunk(floating* params, RowsEpoch* ep, Py_ssize_t c) noexcept nogil:
     """Phase A for chunk c: gather its rows, forward, backward into its gradient."""
     cdef Chunk* ch = &ep.chunks[c]
     cdef const Py_ssize_t* idx = ep.batch_order + ch.row0
@@ -71,7 +71,7 @@ cdef void gradient_chunk(floating* params, ParallelEpoch* ep, Py_ssize_t c) noex
                                ep.drop, ch.row0)
 
 
-cdef void update_chunk(floating* params, ParallelEpoch* ep, Py_ssize_t c) noexcept nogil:
+cdef void update_chunk(floating* params, RowsEpoch* ep, Py_ssize_t c) noexcept nogil:
     """Phase B for chunk c: one optimizer step on its parameter slice with the sum of
     the chunks' gradients (L2 on coefficients only).
 
@@ -106,22 +106,22 @@ cdef void update_chunk(floating* params, ParallelEpoch* ep, Py_ssize_t c) noexce
 
 
 cdef void gradient_chunk_f(void* ep, Py_ssize_t c) noexcept nogil:
-    gradient_chunk(<float*>(<ParallelEpoch*>ep).params, <ParallelEpoch*>ep, c)
+    gradient_chunk(<float*>(<RowsEpoch*>ep).params, <RowsEpoch*>ep, c)
 
 
 cdef void gradient_chunk_d(void* ep, Py_ssize_t c) noexcept nogil:
-    gradient_chunk(<double*>(<ParallelEpoch*>ep).params, <ParallelEpoch*>ep, c)
+    gradient_chunk(<double*>(<RowsEpoch*>ep).params, <RowsEpoch*>ep, c)
 
 
 cdef void update_chunk_f(void* ep, Py_ssize_t c) noexcept nogil:
-    update_chunk(<float*>(<ParallelEpoch*>ep).params, <ParallelEpoch*>ep, c)
+    update_chunk(<float*>(<RowsEpoch*>ep).params, <RowsEpoch*>ep, c)
 
 
 cdef void update_chunk_d(void* ep, Py_ssize_t c) noexcept nogil:
-    update_chunk(<double*>(<ParallelEpoch*>ep).params, <ParallelEpoch*>ep, c)
+    update_chunk(<double*>(<RowsEpoch*>ep).params, <RowsEpoch*>ep, c)
 
 
-cdef int run_epoch_parallel(ParallelEpoch* ep, bint is_float, const Py_ssize_t* order,
+cdef int run_epoch_rows(RowsEpoch* ep, bint is_float, const Py_ssize_t* order,
                             Py_ssize_t n, Py_ssize_t batch_size, bint use_helpers,
                             EpochStats* stats) except -1 nogil:
     """``run_epoch`` with each batch split into ``ep.n_chunks`` row chunks (see above).
@@ -161,11 +161,11 @@ cdef int run_epoch_parallel(ParallelEpoch* ep, bint is_float, const Py_ssize_t* 
             penalty += ep.chunks[c].penalty
         loss = (loss + penalty) / sw
         if not isfinite(loss):
-            stats.status = _DIVERGED
+            stats.status = EPOCH_DIVERGED
             return 0
         begin_step(opt, ep.alpha, sw)
         pool_run(update_fn, ep, T, use_helpers)
         end_batch(opt, stats, loss, penalty, sw, rows, &since_check, check_every)
         start += rows
-    stats.status = _DONE
+    stats.status = EPOCH_DONE
     return 0

@@ -4,7 +4,8 @@ whole or not at all.
 A FIFO (or a terminal) makes ``open`` or the first read wait for a writer forever, and
 a device such as ``/dev/zero`` never ends: a reader that takes "to the end of the file"
 then grows until the kernel kills it.  So every reader of a named file (model files,
-the command line's data and inputs, IDX files) asks here first.
+the command line's data and inputs, IDX files) asks here first.  The ``.npy`` header
+reader that model files and the command line's ``.npz`` inputs share lives here too.
 """
 import contextlib
 import errno
@@ -93,3 +94,41 @@ def same_file(a, b):
         return os.path.samefile(a, b)
     except OSError:
         return False
+
+
+#: A ``.npy`` header is at most this many bytes (numpy's own default is 10,000).
+NPY_HEADER_LIMIT = 10000
+
+
+def read_npy_header(stream, what):
+    """Read the magic string and header of the ``.npy`` data at ``stream``.
+
+    The header is at most 10,000 bytes and parsed by numpy without ``eval``; nothing
+    past it is read.
+
+    Parameters
+    ----------
+    stream : file object
+    what : str
+        For messages.
+
+    Returns
+    -------
+    shape : tuple of int
+    fortran_order : bool
+    dtype : numpy dtype
+
+    Raises
+    ------
+    ValueError, EOFError, SyntaxError...
+        For a format version other than 1.0, 2.0 and 3.0, and as numpy's readers raise
+        them for damaged bytes.
+    """
+    import numpy as np
+
+    version = np.lib.format.read_magic(stream)
+    if version not in ((1, 0), (2, 0), (3, 0)):
+        raise ValueError("%s has .npy format version %s" % (what, version))
+    read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                   else np.lib.format.read_array_header_2_0)
+    return read_header(stream, max_header_size=NPY_HEADER_LIMIT)

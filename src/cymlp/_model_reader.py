@@ -29,7 +29,7 @@ from math import prod
 
 import numpy as np
 
-from cymlp._files import regular_file_problem
+from cymlp._files import read_npy_header, regular_file_problem
 
 #: A deflated member larger than 1 MiB may inflate to at most this many times its
 #: compressed size.  cymlp writes members uncompressed; float parameters compress to
@@ -41,7 +41,6 @@ _SMALL_MEMBER = 1 << 20
 #: directory, which for a cymlp model is under 1 KB (five members at most).  A forged
 #: directory of a million entries (a 56 MB file) took 4.7 s and 440 MB to parse.
 MAX_DIRECTORY_BYTES = 1 << 17
-_NPY_HEADER_LIMIT = 10000
 
 # What the zip and .npy readers raise on damaged bytes: a bad header or length
 # (BadZipFile, EOFError, ValueError, struct.error), a damaged deflate stream
@@ -166,39 +165,6 @@ def member_directory(archive, path, allowed, required):
         raise ModelFileError("%s is not a cymlp model file (entries missing: %s)"
                              % (path, ", ".join(missing)))
     return members
-
-
-def read_npy_header(stream, what):
-    """Read the magic string and header of the ``.npy`` data at ``stream``.
-
-    The header is at most 10,000 bytes and parsed by numpy without ``eval``; nothing
-    past it is read.
-
-    Parameters
-    ----------
-    stream : file object
-    what : str
-        For messages.
-
-    Returns
-    -------
-    shape : tuple of int
-    fortran_order : bool
-    dtype : numpy dtype
-
-    Raises
-    ------
-    ModelFileError
-        For a format version other than 1.0, 2.0 and 3.0.
-    ValueError, EOFError, SyntaxError...
-        As numpy's readers raise them for damaged bytes.
-    """
-    version = np.lib.format.read_magic(stream)
-    if version not in ((1, 0), (2, 0), (3, 0)):
-        raise ModelFileError("%s has .npy format version %s" % (what, version))
-    read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                   else np.lib.format.read_array_header_2_0)
-    return read_header(stream, max_header_size=_NPY_HEADER_LIMIT)
 
 
 def read_member(archive, info, path, check_dtype, shape):

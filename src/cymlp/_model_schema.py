@@ -16,7 +16,7 @@ from numbers import Integral, Real
 import numpy as np
 
 from cymlp._model_reader import ModelFileError
-from cymlp._names import ACTIVATION_CODES, OUTPUT_CODES
+from cymlp._names import ACTIVATION_CODES, MAX_BLAS_SIZE, OUTPUT_CODES
 
 FORMAT_NAME = "cymlp-model"
 FORMAT_VERSION = 1
@@ -25,8 +25,8 @@ MAX_HEADER_BYTES = 16 << 20
 MAX_HEADER_DEPTH = 16
 #: At most this many layer applications in a network.
 MAX_STEPS = 65536
-#: Layer sizes and the parameter count fit BLAS's 32-bit sizes.
-MAX_SIZE = 2 ** 31 - 1
+#: Layer sizes and the parameter count fit BLAS's 32-bit sizes (the engine's limit).
+MAX_SIZE = MAX_BLAS_SIZE
 #: Longest class label and feature name, in characters.
 MAX_LABEL_CHARS = 4096
 

@@ -19,3 +19,7 @@ OUTPUT_LOSSES = {
     "softmax": "log_loss",
     "exp": "poisson",
 }
+
+#: The largest layer size or parameter count: BLAS takes 32-bit sizes.  The engine
+#: refuses more, and Network and model files check it before allocating.
+MAX_BLAS_SIZE = 2 ** 31 - 1

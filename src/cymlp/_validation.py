@@ -1,4 +1,5 @@
-"""Checks and conversions of user arrays before they reach compiled code.
+"""Checks and conversions of user arrays before they reach compiled code (and the
+estimators' policy for sparse input: when a sparse X is densified).
 
 Everything that can be wrong with an input fails here, with a message naming the
 argument and the problem.  What passes is a new or unchanged C-contiguous array of
@@ -343,3 +344,38 @@ def check_positive_int(value, name):
     if value < 1:
         raise ValueError("%s must be >= 1, got %d" % (name, value))
     return int(value)
+
+
+# -- the estimators' input policy: sparse or dense, classes as indices ----------------
+
+#: A sparse X at least this dense trains and predicts densified (when that fits in
+#: ``DENSE_BYTES_LIMIT``): measured crossover, see benchmarks/sparse_input.py and docs/performance.md.
+SPARSE_DENSITY_CROSSOVER = 0.1
+DENSE_BYTES_LIMIT = 2 << 30
+
+
+def sparse_training_input(X, dtype):
+    """A sparse training X as CSR in ``dtype``, or densified where that is faster."""
+    n_rows, n_cols = X.shape
+    density = X.nnz / max(1, n_rows * n_cols)
+    if (density >= SPARSE_DENSITY_CROSSOVER
+            and n_rows * n_cols * np.dtype(dtype).itemsize <= DENSE_BYTES_LIMIT):
+        return c_array(X.toarray(), dtype=dtype)
+    return X.tocsr().astype(dtype, copy=False)
+
+
+def class_index(Y, n_classes):
+    """Each sample's class, as an index into ``classes_``, from the encoded targets
+    (one-hot rows; one 0/1 column for two classes; for one class, always 0)."""
+    if n_classes == 1:
+        return np.zeros(Y.shape[0], dtype=np.intp)
+    return Y.argmax(axis=1) if Y.shape[1] > 1 else (Y[:, 0] > 0).astype(np.intp)
+
+
+def engine_ready(X, dtype):
+    """X as the network takes it: a C-contiguous array, or ``CSRRows`` for sparse X (its
+    index arrays checked on the way in, by the estimators' ``_validate_xy`` or ``_check_predict_input``,
+    or made by scipy from such a matrix)."""
+    if scipy.sparse.issparse(X):
+        return csr_rows(X, "X", dtype)
+    return c_array(X, dtype=dtype)

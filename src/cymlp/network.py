@@ -3,6 +3,10 @@
 ``Network`` is what the estimators build on and what a user reaches for to see the
 equations work: ``forward``, ``loss``, ``backward`` (the gradients of every layer) and
 ``train_epoch``.  It validates and converts its inputs; the compiled ``Engine`` computes.
+
+Why over 800 lines: ``Network`` is one public class (about 650 lines) whose methods
+carry long numpydoc docstrings stating the equations and promises they keep; the
+helpers around it (layer specs, rebuilding from a model file) are short.
 """
 import contextlib
 import numbers
@@ -509,11 +513,22 @@ class Network:
             The output activations, in the network's dtype.
         """
         X = check_float_matrix(X, "X", self.dtype, self._engine.n_in, allow_empty=True)
-        return self._forward(X)
+        return self.forward_checked(X)
 
-    def _forward(self, X):
-        """``forward`` for an already checked X (C-contiguous array of the right dtype, or
-        ``CSRRows``)."""
+    def forward_checked(self, X: Any) -> FloatArray:
+        """``forward`` for rows checked already (the estimators' path).
+
+        Parameters
+        ----------
+        X : ndarray or CSRRows
+            C-contiguous and aligned in the network's dtype, ``n_inputs`` wide (as
+            ``check_xy`` or ``cymlp._validation.engine_ready`` return it).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_outputs)
+            The output activations, in the network's dtype.
+        """
         n = X.shape[0]
         if n < MIN_PREDICT_ROWS:
             return self._engine.predict(engine_input(X))
@@ -552,11 +567,49 @@ class Network:
         X, Y, weights = self.check_xy(X, Y, sample_weight)
         with self._exclusive():
             return self._loss_gradient(X, Y, weights, _check_alpha(alpha), False,
-                                       self._dropout_rates(dropout), dropout_seed)
+                                       self.dropout_rates(dropout), dropout_seed)
 
-    def _dropout_rates(self, dropout):
-        """Per-step dropout rates for the engine from a rate or one rate per hidden
-        step (None or all zero: None)."""
+    def data_loss(self, X: Any, Y: Any, weights: Any) -> float:
+        """The weighted mean loss of rows checked already, without the L2 penalty.
+
+        Parameters
+        ----------
+        X : ndarray or CSRRows
+            As ``check_xy`` returns it.
+        Y : ndarray
+            As ``check_xy`` returns it.
+        weights : ndarray or None
+            As ``check_xy`` returns them.
+
+        Returns
+        -------
+        float
+            ``sum_i w_i L_i / sum_i w_i``.
+        """
+        with self._exclusive():
+            return self._loss_gradient(X, Y, weights, 0.0, False)
+
+    @property
+    def last_epoch_samples(self) -> int:
+        """Samples of the last ``train_epoch`` call whose batch finished.
+
+        An interrupted epoch's count too: how far its weights have come.
+        """
+        return int(self._engine.last_n_samples)
+
+    def dropout_rates(self, dropout: Any) -> Optional[np.ndarray]:
+        """Per-step dropout rates for the engine (None when no step drops).
+
+        Parameters
+        ----------
+        dropout : float, sequence of float, or None
+            A rate for every hidden step, or one per hidden step, in [0, 1).
+
+        Returns
+        -------
+        ndarray or None
+            One rate per step (the output step's 0), or None when all are 0.
+        """
         if dropout is None:
             return None
         n_hidden = self.n_steps - 1
@@ -571,12 +624,12 @@ class Network:
                 raise ValueError("dropout has %d rates for %d hidden steps"
                                  % (len(rates), n_hidden))
         try:
-            rates = np.array(rates + [0.0], dtype=np.float64)
+            values = np.array(rates + [0.0], dtype=np.float64)
         except (TypeError, ValueError):
             raise TypeError("dropout rates must be numbers, got %r" % (dropout,)) from None
-        if not (np.isfinite(rates).all() and (rates >= 0).all() and (rates < 1).all()):
+        if not (np.isfinite(values).all() and (values >= 0).all() and (values < 1).all()):
             raise ValueError("dropout rates must be in [0, 1), got %r" % (dropout,))
-        return rates if rates.any() else None
+        return values if values.any() else None
 
     def backward(self, X: MatrixLike, Y: Any, sample_weight: Any = None, alpha: float = 0.0,
                  *, dropout: Any = None,
@@ -616,7 +669,7 @@ class Network:
         X, Y, weights = self.check_xy(X, Y, sample_weight)
         with self._exclusive():
             loss = self._loss_gradient(X, Y, weights, _check_alpha(alpha), True,
-                                       self._dropout_rates(dropout), dropout_seed)
+                                       self.dropout_rates(dropout), dropout_seed)
             coef_grads, intercept_grads = self._split(self._grads)
         return loss, coef_grads, intercept_grads
 
@@ -722,7 +775,7 @@ class Network:
         alpha = _check_alpha(alpha)
         order = self._check_order(order, X.shape[0])
         optimizer.ensure_state(self._params.shape[0], self.dtype)
-        rates, seed = self._dropout_rates(dropout), _seed(dropout_seed)
+        rates, seed = self.dropout_rates(dropout), _seed(dropout_seed)
         engine = self._engine
         batch_size = min(batch_size, order.shape[0])
         with self._exclusive(), training_plan(batch_size, engine.n_coef) as split:

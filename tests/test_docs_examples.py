@@ -1,5 +1,7 @@
-"""The README's "Deploy" and "Scale out" examples run as written (each in a fresh
-process, in a scratch directory) and print what they promise."""
+"""The documentation's "Deploy", "Scale out" and "Beyond scikit-learn" examples run as
+written (each in a fresh process, in a scratch directory) and print what they promise.
+
+The pages are ``docs/*.md``, the manual (README.md is the landing page)."""
 import os
 import re
 import subprocess
@@ -8,16 +10,18 @@ from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parents[1] / "README.md"
-if not README.exists():   # wheel and sdist test runs copy only the tests
-    pytest.skip("README.md is not beside the tests", allow_module_level=True)
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+if not DOCS.is_dir():   # wheel and sdist test runs copy only the tests
+    pytest.skip("docs/ is not beside the tests", allow_module_level=True)
+PAGES = {"Deploy: ONNX and skops": "deploy.md", "Scale out: Dask and Ray": "scale_out.md",
+         "Beyond scikit-learn": "beyond.md"}
 
 
 def _section_code(heading):
-    text = README.read_text(encoding="utf-8")
-    start = text.index("\n## " + heading)
-    end = text.find("\n## ", start + 1)
-    return re.findall(r"```python\n(.*?)```", text[start:end], re.S)
+    """The Python code blocks of the docs page titled ``heading``."""
+    text = (DOCS / PAGES[heading]).read_text(encoding="utf-8")
+    assert text.startswith("# " + heading), text[:80]
+    return re.findall(r"```python\n(.*?)```", text, re.S)
 
 
 def _run(code, tmp_path):

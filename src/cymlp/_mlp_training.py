@@ -1,0 +1,223 @@
+"""How an MLP estimator trains: the mini-batch epoch loop with its schedules, the
+validation score and loss, early stopping and ``n_iter_no_change``, and L-BFGS.
+
+``_TrainingLoop`` is a mixin of ``cymlp._mlp_base._BaseMLP``: its methods read the
+estimator's parameters and fitted state and run each epoch in ``Network.train_epoch``
+(the compiled engine).  Kept apart from the base class so that the fit's bookkeeping
+(validation, warm start, undo on failure) and the loop read on their own.
+"""
+import warnings
+
+import numpy as np
+import scipy.optimize
+import scipy.sparse
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import shuffle
+
+from cymlp._threads import training_plan
+from cymlp._validation import engine_ready, weight_total
+from cymlp.network import DivergenceError
+
+
+class _TrainingLoop:
+    """The stochastic and L-BFGS training of ``_BaseMLP`` (a mixin)."""
+
+    def _batch_size(self, n_samples):
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        if self.batch_size > n_samples:
+            warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
+                          "going to be clipped")
+        return int(np.clip(self.batch_size, 1, n_samples))
+
+    def _fit_stochastic(self, X, Y, sample_weight, incremental, validation, tasks,
+                        dropping):
+        if not incremental or not hasattr(self, "_optimizer"):
+            self._optimizer = self._make_optimizer()
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        early_stopping = self.early_stopping
+        if early_stopping and validation is None:
+            X, Y, sample_weight, validation = self._split_validation(X, Y, sample_weight)
+        if validation is not None:
+            # a warm fit after one without validation, or a model loaded from a file
+            for name in ("validation_scores_", "validation_loss_curve_"):
+                if getattr(self, name, None) is None:
+                    setattr(self, name, [])
+        X = engine_ready(X, self._network.dtype)
+        n_samples = X.shape[0]
+        batch_size = self._batch_size(n_samples)
+        order = np.arange(n_samples, dtype=np.intp)
+        network, optimizer = self._network, self._optimizer
+        optimizer.schedule = self._schedule(-(-n_samples // batch_size))
+        # the masks' seed: drawn only when dropping (a fit without dropout draws exactly
+        # what scikit-learn draws)
+        seed = int(self._random_state.randint(2 ** 31 - 1)) if dropping else 0
+        dropout = self.dropout if dropping else None
+        # one BLAS-thread plan for the whole loop, validation scores included
+        with training_plan(batch_size, network.n_coef):
+            self._run_epochs(network, optimizer, X, Y, sample_weight, order, batch_size,
+                             incremental, validation, tasks, (dropout, seed))
+        if early_stopping:
+            network.params[...] = self._best_params
+
+    def _run_epochs(self, network, optimizer, X, Y, sample_weight, order, batch_size,
+                    incremental, validation, tasks, dropout):
+        """The epoch loop of ``_fit_stochastic``."""
+        early_stopping = self.early_stopping
+        n_samples = X.shape[0]
+        try:
+            self.n_iter_ = 0
+            for _ in range(self.max_iter):
+                if self.shuffle:
+                    order = shuffle(order, random_state=self._random_state)
+                tasks.begin_subtask()
+                try:
+                    result = network.train_epoch(X, Y, optimizer, batch_size, order,
+                                                 sample_weight, self.alpha, checked=True,
+                                                 dropout=dropout[0], dropout_seed=dropout[1])
+                except KeyboardInterrupt:
+                    # the weights are those of the last finished batch
+                    self.t_ += network.last_epoch_samples
+                    raise
+                except DivergenceError:
+                    if not early_stopping:
+                        raise
+                    self._record_diverged_epoch(n_samples)
+                    break
+                self.n_iter_ += 1
+                self.loss_ = self._reported_loss(result.loss, result.penalty)
+                self.t_ += n_samples
+                self.loss_curve_.append(self.loss_)
+                if self.verbose:
+                    print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
+                if validation is not None:
+                    self._record_validation(validation, result.penalty)
+                self._update_no_improvement_count(early_stopping)
+                if tasks.end_subtask():
+                    if self.verbose:
+                        print("A callback asked to stop. Stopping.")
+                    break
+                if self.solver == "sgd" and self.learning_rate == "invscaling":
+                    optimizer.learning_rate = (float(self.learning_rate_init)
+                                               / (self.t_ + 1) ** self.power_t)
+                if self._no_improvement_count > self.n_iter_no_change:
+                    what = ("Validation score" if early_stopping else "Training loss")
+                    msg = ("%s did not improve more than tol=%f for %d consecutive epochs."
+                           % (what, self.tol, self.n_iter_no_change))
+                    if self._trigger_stopping(msg):
+                        break
+                    self._no_improvement_count = 0
+                if incremental:
+                    break
+                if self.n_iter_ == self.max_iter:
+                    warnings.warn("Stochastic Optimizer: Maximum iterations (%d) reached "
+                                  "and the optimization hasn't converged yet."
+                                  % self.max_iter, ConvergenceWarning)
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.")
+
+    def _reported_loss(self, loss, penalty):
+        """``loss_`` on scikit-learn's scale from the loss descended (``penalty`` is its
+        L2 part); the same but for multi-output squared error (``MLPRegressor``)."""
+        return loss
+
+    def _record_diverged_epoch(self, n_samples):
+        """With early stopping, a diverged epoch ends training as scikit-learn's fit ends:
+        its loss and validation score are NaN, and the weights of the best validation
+        epoch are kept.  (scikit-learn trains on through NaN epochs, which can never
+        improve the best score, so it ends with the same weights.)"""
+        self.n_iter_ += 1
+        self.t_ += n_samples
+        self.loss_ = np.nan
+        self.loss_curve_.append(np.nan)
+        self.validation_scores_.append(np.nan)
+        self.validation_loss_curve_.append(np.nan)
+        warnings.warn("Training diverged in epoch %d (the loss became NaN or infinite); "
+                      "stopping with the weights of the best validation epoch. Lower the "
+                      "learning rate or scale the inputs." % self.n_iter_,
+                      ConvergenceWarning)
+
+    def _trigger_stopping(self, msg):
+        """Stop, or for adaptive SGD divide the learning rate by 5 (stop below 1e-6)."""
+        if self.solver != "sgd" or self.learning_rate != "adaptive":
+            if self.verbose:
+                print(msg + " Stopping.")
+            return True
+        if self._optimizer.learning_rate <= 1e-6:
+            if self.verbose:
+                print(msg + " Learning rate too small. Stopping.")
+            return True
+        self._optimizer.learning_rate /= 5.0
+        if self.verbose:
+            print(msg + " Setting learning rate to %f" % self._optimizer.learning_rate)
+        return False
+
+    def _record_validation(self, validation, penalty):
+        """Score the validation set, and its loss: the training loss's data part on the
+        validation samples plus the same L2 term (``penalty``, the epoch's), on the
+        scale of ``loss_curve_``."""
+        score = self._score_validation(validation.X, validation.y, validation.w)
+        self.validation_scores_.append(score)
+        network = self._network
+        data_loss = network.data_loss(validation.X, validation.Y, validation.w)
+        self.validation_loss_curve_.append(self._reported_loss(data_loss + penalty, penalty))
+        if self.verbose:
+            print("Validation score: %f" % score)
+
+    def _update_no_improvement_count(self, early_stopping):
+        if early_stopping:
+            score = self.validation_scores_[-1]
+            if score < self.best_validation_score_ + self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if score > self.best_validation_score_:
+                self.best_validation_score_ = score
+                self._best_params = self._network.params.copy()
+        else:
+            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if self.loss_curve_[-1] < self.best_loss_:
+                self.best_loss_ = self.loss_curve_[-1]
+
+    def _fit_lbfgs(self, X, Y, sample_weight, tasks):
+        network = self._network
+        X = engine_ready(X, network.dtype)
+        iterations = []
+        stopped = []
+
+        def callback(intermediate_result):
+            iterations.append(intermediate_result.fun)
+            if self.verbose:
+                print("Iteration %d, loss = %.8f" % (len(iterations),
+                                                     intermediate_result.fun))
+            # the iteration's callback task ends with its weights; the next one begins
+            if tasks.end_subtask(intermediate_result.x.astype(network.dtype)):
+                stopped.append(True)
+                raise StopIteration
+            tasks.begin_subtask()
+
+        tasks.begin_subtask()
+        result = scipy.optimize.minimize(
+            network.loss_and_flat_gradient, network.params.astype(np.float64),
+            args=(X, Y, sample_weight, self.alpha), method="L-BFGS-B", jac=True,
+            callback=callback,
+            options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol})
+        if result.status != 0 and not stopped:
+            warnings.warn("lbfgs failed to converge after %d iteration(s) (status=%d):\n%s.\n\n"
+                          "Increase the number of iterations to improve the convergence "
+                          "(max_iter=%d)." % (result.nit, result.status, result.message,
+                                              self.max_iter), ConvergenceWarning)
+        if not np.isfinite(result.fun):
+            raise DivergenceError("L-BFGS reached a non-finite loss")
+        self.n_iter_ = min(int(result.nit), self.max_iter)
+        coef = result.x[:network.n_coef]
+        weight_sum = X.shape[0] if sample_weight is None else weight_total(sample_weight)
+        self.loss_ = self._reported_loss(float(result.fun),
+                                         0.5 * self.alpha * float(coef @ coef) / weight_sum)
+        network.params[...] = result.x
+
+    # -- prediction ------------------------------------------------------
