@@ -183,3 +183,19 @@ def test_without_sklearn_callback_set_callbacks_names_the_version(monkeypatch):
     finally:
         monkeypatch.undo()
         importlib.reload(_callbacks)
+
+
+def test_partial_fit_early_stopping_reaches_the_hooks():
+    # issue 26: each streaming call's validation score is the epoch's figure the hooks
+    # see, and a ScoringMonitor logs each call (its log holds the latest call's epoch)
+    recorder = Recorder()
+    monitor = callback.ScoringMonitor(scoring="accuracy")
+    clf = cymlp.MLPClassifier((16,), early_stopping=True, random_state=0).set_callbacks(
+        recorder, monitor)
+    for start in range(0, 1200, 300):
+        clf.partial_fit(X[start:start + 300], Y[start:start + 300], classes=np.arange(10),
+                        X_val=X[1400:], y_val=Y[1400:])
+    scores = [e[3][1] for e in _subtasks(recorder.events, "epoch") if e[0] == "end"]
+    assert scores == clf.validation_scores_ and len(scores) == 4
+    epochs = [row for row in monitor.get_logs().data if row["task_name"] == "epoch"]
+    assert len(epochs) == 1 and epochs[0]["accuracy"] == clf.score(X[900:1200], Y[900:1200])

@@ -171,8 +171,10 @@ def test_partial_fit_rules():
         clf.partial_fit(IRIS_X, IRIS_Y + 5)
     with pytest.raises(AttributeError, match="partial_fit"):
         MLPClassifier(solver="lbfgs").partial_fit(IRIS_X, IRIS_Y, classes=[0, 1, 2])
-    with pytest.raises(ValueError, match="early_stopping"):
-        MLPClassifier(early_stopping=True).partial_fit(IRIS_X, IRIS_Y, classes=[0, 1, 2])
+    # early stopping in partial_fit (issue 26; scikit-learn raises): tests in
+    # test_partial_fit_early_stopping.py
+    clf = MLPClassifier(early_stopping=True).partial_fit(IRIS_X, IRIS_Y, classes=[0, 1, 2])
+    assert len(clf.validation_scores_) == 1 and clf.stopped_early_ is False
 
 
 def test_one_class_is_fitted_as_scikit_learn_fits_it(tmp_path):

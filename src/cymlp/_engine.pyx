@@ -261,7 +261,7 @@ cdef class Engine:
     cdef int typenum
     cdef object _acts, _deltas, _xb, _yb, _wb
     cdef Py_ssize_t _ws_rows
-    # data-parallel workspace: per chunk (grads, xb, yb, wb, acts, deltas)
+    # the rows epoch's workspace: per chunk (grads, xb, yb, wb, acts, deltas)
     cdef list _chunk_ws
     cdef Py_ssize_t _chunk_rows
     # progress of the last train_epoch call, kept even when it was interrupted
@@ -725,7 +725,7 @@ cdef class Engine:
                 self._train_columns(x, sxp, Y, sample_weight, idx, n, batch_size, &opt,
                                     alpha, n_chunks, dropp, &stats)
             elif n_chunks > 1:
-                self._train_parallel(x, sxp, Y, sample_weight, idx, n, batch_size, &opt,
+                self._train_rows(x, sxp, Y, sample_weight, idx, n, batch_size, &opt,
                                      alpha, n_chunks, dropp, &stats)
             else:
                 self._ensure_workspace(batch_size, x != NULL)
@@ -879,10 +879,10 @@ cdef class Engine:
         finally:
             free(ep.penalties)
 
-    cdef _train_parallel(self, void* x, const SparseInput* sx, Y, sample_weight,
-                         const Py_ssize_t* order, Py_ssize_t n, Py_ssize_t batch_size,
-                         Optim* opt, double alpha, Py_ssize_t n_chunks, Dropout* drop,
-                         EpochStats* stats):
+    cdef _train_rows(self, void* x, const SparseInput* sx, Y, sample_weight,
+                     const Py_ssize_t* order, Py_ssize_t n, Py_ssize_t batch_size,
+                     Optim* opt, double alpha, Py_ssize_t n_chunks, Dropout* drop,
+                     EpochStats* stats):
         """The epoch with each batch split into ``n_chunks`` (``run_epoch_rows``); the
         input is dense ``x`` or the CSR ``sx``."""
         cdef RowsEpoch ep

@@ -101,6 +101,9 @@ _ATTRIBUTE_DOCS = """
         part on the validation samples plus the same L2 term.  Not in scikit-learn.
     best_validation_score_ : float or None
         The best validation score (early stopping), else None.
+    stopped_early_ : bool
+        Set by ``partial_fit`` with ``early_stopping=True``: whether this call ran out
+        of patience and restored the best call's coefficients.  Not in scikit-learn.
     t_ : int
         Training samples seen by the solver.
     coefs_ : list of ndarray of shape (n_in, n_out)

@@ -38,7 +38,8 @@ _Estimator = TypeVar("_Estimator", bound="_BaseMLP")
 # a validation set as the epoch loop uses it: X ready for the network, Y encoded as the
 # network's targets (for the loss), y as the user's labels or values (for the score),
 # w the sample weights (class weights included) or None
-_Validation = collections.namedtuple("_Validation", "X Y y w")
+# (X_raw: X as an array or CSR matrix in the network's dtype, kept by partial_fit)
+_Validation = collections.namedtuple("_Validation", "X Y y w X_raw", defaults=(None,))
 _NON_FINITE_MESSAGE = ("Solver produced non-finite parameter weights. The input data may "
                        "contain large values and need to be preprocessed.")
 
@@ -160,6 +161,11 @@ class _BaseMLP(_TrainingLoop, CallbackSupport, BaseEstimator):
             The fitted estimator (``self``).
         """
         self._validate_params()
+        validation = self._given_validation(X_val, y_val, sample_weight_val)
+        return self._fit(X, y, sample_weight, incremental=False, validation=validation)
+
+    def _given_validation(self, X_val, y_val, sample_weight_val):
+        """The validation set a caller gave to ``fit`` or ``partial_fit``, or None."""
         if (X_val is None) != (y_val is None):
             raise ValueError("X_val and y_val must be given together")
         if sample_weight_val is not None and X_val is None:
@@ -169,7 +175,7 @@ class _BaseMLP(_TrainingLoop, CallbackSupport, BaseEstimator):
             raise ValueError("a validation set (X_val, y_val) is used by the stochastic "
                              "solvers 'sgd', 'adam' and 'adamw', not by solver=%r"
                              % self.solver)
-        return self._fit(X, y, sample_weight, incremental=False, validation=validation)
+        return validation
 
     def _hidden_sizes(self):
         sizes = self.hidden_layer_sizes
@@ -187,7 +193,8 @@ class _BaseMLP(_TrainingLoop, CallbackSupport, BaseEstimator):
     # coefs_/intercepts_ are views of the network or lists the user assigned;
     # _best_params is replaced, never written to)
     _SNAPSHOT_BY_REFERENCE = ("_network", "_optimizer", "coefs_", "intercepts_",
-                              "_bound_views", "_best_params", "_skl_callbacks",
+                              "_bound_views", "_best_params", "_stream_validation",
+                              "_skl_callbacks",
                               "_skl_callbacks_to_teardown", "_callback_fit_ctx",
                               "_parent_callback_ctx")
 
@@ -360,7 +367,8 @@ class _BaseMLP(_TrainingLoop, CallbackSupport, BaseEstimator):
                                 random_state=self._random_state,
                                 init_factor=2.0 if self.activation == "logistic" else 6.0)
         self._bind_parameters()
-        self.__dict__.pop("_optimizer", None)
+        for name in ("_optimizer", "_stream_validation", "stopped_early_"):
+            self.__dict__.pop(name, None)
         if self.solver in _STOCHASTIC_SOLVERS:
             self.__dict__.update(self._fresh_bookkeeping())
 
@@ -411,9 +419,16 @@ class _BaseMLP(_TrainingLoop, CallbackSupport, BaseEstimator):
             raise ValueError("The validation set is too small. Increase "
                              "'validation_fraction' or the size of your dataset.")
         contiguous = lambda a: None if a is None else c_array(a)
-        return (X_train, contiguous(Y_train), contiguous(w_train),
-                _Validation(engine_ready(X_val, X_val.dtype), c_array(Y_val),
-                            self._decode_validation_targets(Y_val), contiguous(w_val)))
+        held_out = (X_val, c_array(Y_val), self._decode_validation_targets(Y_val),
+                    contiguous(w_val))
+        return X_train, contiguous(Y_train), contiguous(w_train), held_out
+
+    @staticmethod
+    def _as_validation(held_out):
+        """A held-out part (X as an array or a sparse matrix, Y, y, w) as the epoch loop
+        takes it (``_Validation``, X ready for the network)."""
+        X_val, Y_val, y_val, w_val = held_out
+        return _Validation(engine_ready(X_val, X_val.dtype), Y_val, y_val, w_val)
 
     def _validation_set(self, X_val, y_val, sample_weight_val, class_weights, dtype):
         """Check and encode a validation set given to ``fit`` (``_Validation``)."""
@@ -431,7 +446,9 @@ class _BaseMLP(_TrainingLoop, CallbackSupport, BaseEstimator):
         Y_val = c_array(Y_val, dtype=dtype)
         w_val = check_sample_weight(sample_weight_val, X_val.shape[0], dtype)
         w_val = self._with_class_weights(Y_val, w_val, class_weights, dtype)
-        return _Validation(engine_ready(X_val, dtype), Y_val, y_val, w_val)
+        X_raw = (X_val.tocsr().astype(dtype, copy=False) if scipy.sparse.issparse(X_val)
+                 else c_array(X_val, dtype=dtype))
+        return _Validation(engine_ready(X_raw, dtype), Y_val, y_val, w_val, X_raw)
 
     def _class_weights(self, Y, incremental):
         """Weight of each class in ``classes_`` order, or None (the regressor's case)."""

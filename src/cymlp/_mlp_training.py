@@ -34,11 +34,13 @@ class _TrainingLoop:
                         dropping):
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = self._make_optimizer()
-        if self.early_stopping and incremental:
-            raise ValueError("partial_fit does not support early_stopping=True")
         early_stopping = self.early_stopping
-        if early_stopping and validation is None:
-            X, Y, sample_weight, validation = self._split_validation(X, Y, sample_weight)
+        if early_stopping and incremental:
+            X, Y, sample_weight, validation = self._streaming_validation(
+                X, Y, sample_weight, validation)
+        elif early_stopping and validation is None:
+            X, Y, sample_weight, held_out = self._split_validation(X, Y, sample_weight)
+            validation = self._as_validation(held_out)
         if validation is not None:
             # a warm fit after one without validation, or a model loaded from a file
             for name in ("validation_scores_", "validation_loss_curve_"):
@@ -58,8 +60,49 @@ class _TrainingLoop:
         with training_plan(batch_size, network.n_coef):
             self._run_epochs(network, optimizer, X, Y, sample_weight, order, batch_size,
                              incremental, validation, tasks, (dropout, seed))
-        if early_stopping:
+        if early_stopping and incremental:
+            self._end_streaming_call()
+        elif early_stopping:
             network.params[...] = self._best_params
+
+    def _streaming_validation(self, X, Y, sample_weight, validation):
+        """``partial_fit`` with early stopping: the validation set of this call.
+
+        One given to this call (``X_val``, ``y_val``) is used, and kept for the calls
+        that give none; else the one kept; else, on the first call, ``validation_fraction``
+        of this call's rows is held out (scikit-learn's split) and kept for every later
+        call.  Returns the rows to train on and the ``_Validation``."""
+        if validation is None and getattr(self, "_stream_validation", None) is None:
+            X, Y, sample_weight, held_out = self._split_validation(X, Y, sample_weight)
+            self._stream_validation = held_out
+        elif validation is not None:
+            self._stream_validation = (validation.X_raw, validation.Y, validation.y,
+                                       validation.w)
+        # early stopping switched on after calls without it: its bookkeeping starts now
+        for name in ("validation_scores_", "validation_loss_curve_"):
+            if getattr(self, name, None) is None:
+                setattr(self, name, [])
+        if getattr(self, "best_validation_score_", None) is None:
+            self.best_validation_score_ = -np.inf
+        if getattr(self, "_best_params", None) is None:
+            self._best_params = self._network.params.copy()
+        return X, Y, sample_weight, self._as_validation(self._stream_validation)
+
+    def _end_streaming_call(self):
+        """After a ``partial_fit`` call with early stopping: when the validation score
+        has not improved by ``tol`` for more than ``n_iter_no_change`` calls, restore the
+        best call's coefficients, set ``stopped_early_`` and warn; the next call starts a
+        new patience window."""
+        self.stopped_early_ = self._no_improvement_count > self.n_iter_no_change
+        if self.stopped_early_:
+            self._network.params[...] = self._best_params
+            self._no_improvement_count = 0
+            warnings.warn(
+                "Validation score did not improve more than tol=%f for %d consecutive "
+                "partial_fit calls: the coefficients of the best call (validation score "
+                "%f) are restored and stopped_early_ is True. The next call starts a new "
+                "patience window." % (self.tol, self.n_iter_no_change,
+                                      self.best_validation_score_), ConvergenceWarning)
 
     def _run_epochs(self, network, optimizer, X, Y, sample_weight, order, batch_size,
                     incremental, validation, tasks, dropout):

@@ -106,7 +106,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     @with_callbacks
     def partial_fit(self, X: MatrixLike, y: ArrayLike,
                     sample_weight: Optional[ArrayLike] = None,
-                    classes: Optional[ArrayLike] = None) -> "MLPClassifier":
+                    classes: Optional[ArrayLike] = None, *,
+                    X_val: Optional[MatrixLike] = None, y_val: Optional[ArrayLike] = None,
+                    sample_weight_val: Optional[ArrayLike] = None) -> "MLPClassifier":
         """Update the model with one epoch over the given data.
 
         Parameters
@@ -119,6 +121,18 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             Weights of the samples in the loss.
         classes : array of shape (n_classes,), default=None
             All classes across calls; required on the first call.
+        X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
+            A validation set: this call records its score in ``validation_scores_``
+            and its loss in ``validation_loss_curve_``.  With ``early_stopping=True``
+            it is kept for later calls that give none; without one, the first call
+            holds out ``validation_fraction`` of its rows and keeps them.  After more
+            than ``n_iter_no_change`` calls without a better score (by ``tol``), the
+            best call's coefficients are restored, ``stopped_early_`` is True and a
+            ``ConvergenceWarning`` says so; the next call starts a new patience window.
+        y_val : array-like, default=None
+            Targets of ``X_val``; required with it.
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Weights of the validation samples (in the score and the loss).
 
         Returns
         -------
@@ -126,6 +140,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             The updated estimator (``self``).
         """
         self._validate_params()
+        validation = self._given_validation(X_val, y_val, sample_weight_val)
         first_call = not hasattr(self, "classes_")
         if first_call and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit.")
@@ -141,7 +156,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             self.classes_ = binarizer.classes_
 
         return self._fit(X, y, sample_weight, incremental=True,
-                         prepare=set_classes if first_call else None)
+                         prepare=set_classes if first_call else None, validation=validation)
 
     def _validate_input(self, X, y, incremental, reset):
         X, y = self._validate_xy(X, y, reset)
@@ -319,7 +334,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     @available_if(lambda est: est._check_solver())
     @with_callbacks
     def partial_fit(self, X: MatrixLike, y: ArrayLike,
-                    sample_weight: Optional[ArrayLike] = None) -> "MLPRegressor":
+                    sample_weight: Optional[ArrayLike] = None, *,
+                    X_val: Optional[MatrixLike] = None, y_val: Optional[ArrayLike] = None,
+                    sample_weight_val: Optional[ArrayLike] = None) -> "MLPRegressor":
         """Update the model with one epoch over the given data.
 
         Parameters
@@ -330,6 +347,18 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             Target values.
         sample_weight : array-like of shape (n_samples,), default=None
             Weights of the samples in the loss.
+        X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
+            A validation set: this call records its score in ``validation_scores_``
+            and its loss in ``validation_loss_curve_``.  With ``early_stopping=True``
+            it is kept for later calls that give none; without one, the first call
+            holds out ``validation_fraction`` of its rows and keeps them.  After more
+            than ``n_iter_no_change`` calls without a better score (by ``tol``), the
+            best call's coefficients are restored, ``stopped_early_`` is True and a
+            ``ConvergenceWarning`` says so; the next call starts a new patience window.
+        y_val : array-like, default=None
+            Targets of ``X_val``; required with it.
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Weights of the validation samples (in the score and the loss).
 
         Returns
         -------
@@ -337,7 +366,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             The updated estimator (``self``).
         """
         self._validate_params()
-        return self._fit(X, y, sample_weight, incremental=True)
+        validation = self._given_validation(X_val, y_val, sample_weight_val)
+        return self._fit(X, y, sample_weight, incremental=True, validation=validation)
 
     def _validate_input(self, X, y, incremental, reset):
         X, y = self._validate_xy(X, y, reset, y_numeric=True)
