@@ -115,3 +115,20 @@ def test_dask_ml_incremental_streams_with_early_stopping():
     fitted = inc.estimator_
     assert len(fitted.validation_scores_) == 6 and fitted.stopped_early_ in (True, False)
     assert fitted.score(X, Y_CLASS) > 0.7   # six one-epoch calls on 100 rows each
+
+
+def test_partial_fit_after_an_early_stopping_fit_starts_its_own_window():
+    # scikit-learn's gh-25693: partial_fit after fit(early_stopping=True) must not fail;
+    # cymlp trains on, and scores on its own validation set compare only with each other
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = MLPClassifier(hidden_layer_sizes=(8,), early_stopping=True, max_iter=30,
+                              random_state=0).fit(X, Y_CLASS)
+    fitted_scores = len(model.validation_scores_)
+    model.partial_fit(X[:100], Y_CLASS[:100], X_val=X[500:], y_val=Y_CLASS[500:])
+    assert model.best_validation_score_ == model.validation_scores_[-1]
+    assert len(model.validation_scores_) == fitted_scores + 1
+    # the same validation set again (a copy): the window goes on
+    model.partial_fit(X[100:200], Y_CLASS[100:200], X_val=X[500:].copy(),
+                      y_val=Y_CLASS[500:].copy())
+    assert model.best_validation_score_ == max(model.validation_scores_[-2:])

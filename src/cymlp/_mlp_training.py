@@ -19,6 +19,20 @@ from cymlp._validation import engine_ready, weight_total
 from cymlp.network import DivergenceError
 
 
+def _same_validation(first, second):
+    """Whether two held-out parts (X, Y, y, w) hold the same rows and targets."""
+    if first is None or second is None:
+        return False
+    (X1, Y1, _, w1), (X2, Y2, _, w2) = first, second
+    if X1.shape != X2.shape or Y1.shape != Y2.shape or (w1 is None) != (w2 is None):
+        return False
+    if scipy.sparse.issparse(X1) != scipy.sparse.issparse(X2):
+        return False
+    same_x = ((X1 != X2).nnz == 0 if scipy.sparse.issparse(X1)
+              else np.array_equal(X1, X2))
+    return bool(same_x and np.array_equal(Y1, Y2) and (w1 is None or np.array_equal(w1, w2)))
+
+
 class _TrainingLoop:
     """The stochastic and L-BFGS training of ``_BaseMLP`` (a mixin)."""
 
@@ -72,20 +86,24 @@ class _TrainingLoop:
         that give none; else the one kept; else, on the first call, ``validation_fraction``
         of this call's rows is held out (scikit-learn's split) and kept for every later
         call.  Returns the rows to train on and the ``_Validation``."""
-        if validation is None and getattr(self, "_stream_validation", None) is None:
+        kept = getattr(self, "_stream_validation", None)
+        if validation is None and kept is None:
             X, Y, sample_weight, held_out = self._split_validation(X, Y, sample_weight)
-            self._stream_validation = held_out
         elif validation is not None:
-            self._stream_validation = (validation.X_raw, validation.Y, validation.y,
-                                       validation.w)
-        # early stopping switched on after calls without it: its bookkeeping starts now
+            held_out = (validation.X_raw, validation.Y, validation.y, validation.w)
+        else:
+            held_out = kept
+        if held_out is not kept and not _same_validation(held_out, kept):
+            # scores on another validation set do not compare with the kept best one
+            # (a fit's split, or an earlier set): a new window starts from these weights
+            self._stream_validation = held_out
+            self.best_validation_score_ = -np.inf
+            self._best_params = self._network.params.copy()
+            self._no_improvement_count = 0
+        # early stopping switched on after calls without it: its curves start now
         for name in ("validation_scores_", "validation_loss_curve_"):
             if getattr(self, name, None) is None:
                 setattr(self, name, [])
-        if getattr(self, "best_validation_score_", None) is None:
-            self.best_validation_score_ = -np.inf
-        if getattr(self, "_best_params", None) is None:
-            self._best_params = self._network.params.copy()
         return X, Y, sample_weight, self._as_validation(self._stream_validation)
 
     def _end_streaming_call(self):
