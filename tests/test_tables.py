@@ -220,8 +220,17 @@ def _set(mapping, **values):
     mapping.update(values)
 
 
-def _with_categories(entries, values):
-    entries["state_0"] = np.asarray(values)
+def _text_members(header, entries, values):
+    """Replace the first categorical column's categories with the text ``values``."""
+    spec = _part(header, "categorical")["categories"]
+    values = [v if isinstance(v, bytes) else v.encode() for v in values]
+    data = b"".join(values)
+    offsets = np.cumsum([0] + [len(v) for v in values]).astype(np.int64)
+    entries["state_%d" % spec["array"]] = np.frombuffer(data, dtype=np.uint8).copy()
+    entries["state_%d" % spec["offsets"]] = offsets
+    header["pipeline"]["arrays"][spec["array"]] = {"dtype": "|u1", "shape": [len(data)]}
+    header["pipeline"]["arrays"][spec["offsets"]] = {"dtype": "<i8",
+                                                     "shape": [len(offsets)]}
 
 
 @pytest.mark.parametrize("what, header_change, entries_change, message", [
@@ -257,13 +266,14 @@ def _with_categories(entries, values):
     ("a standardized target for a classifier", lambda h: h["pipeline"].update(
         target={"mean": 0.0, "scale": 1.0, "var": 1.0, "n_samples_seen": 3}), None,
      "target of a classifier"),
-    ("repeated categories", lambda h: h["pipeline"]["arrays"][0].update(shape=[2]),
-     lambda e: _with_categories(e, e["state_0"][:1].repeat(2)), "repeated categories"),
+    ("repeated categories", "text", ["Biscoe", "Dream", "Dream"], "repeated categories"),
+    ("text that is not UTF-8", "text", ["Biscoe", b"\xff\xfe"], "not UTF-8"),
+    ("offsets past the text", "offsets", [0, 3, 999], "malformed text"),
+    ("decreasing offsets", "offsets", [0, 6, 2, 6], "malformed text"),
     ("an array of object dtype", lambda h: h["pipeline"]["arrays"][0].update(
         dtype="|O"), None, "dtype"),
     ("an array larger than declared", None,
-     lambda e: _with_categories(e, np.concatenate([e["state_0"], e["state_0"]])),
-     "shape"),
+     lambda e: e.update(state_0=np.concatenate([e["state_0"], e["state_0"]])), "shape"),
     ("a missing array member", None, lambda e: e.pop("state_0"), "missing"),
     ("an undeclared member", None, lambda e: e.update({"state_4000": np.zeros(3)}),
      "no member"),
@@ -275,15 +285,32 @@ def _with_categories(entries, values):
 def test_forged_preprocessing_is_refused(table_model, tmp_path, what, header_change,
                                          entries_change, message):
     path, _ = table_model
-    forged = _forge(path, tmp_path / "forged.npz", header_change, entries_change)
+    if header_change in ("text", "offsets"):   # a forger's text members, consistent sizes
+        kind, values = header_change, entries_change
+        entries = _entries(path)
+        header = json.loads(entries["header"].tobytes())
+        if kind == "text":
+            _text_members(header, entries, values)
+        else:
+            _text_members(header, entries, ["Biscoe", "Dream", "Torgersen"])
+            spec = _part(header, "categorical")["categories"]
+            entries["state_%d" % spec["offsets"]] = np.asarray(values, dtype=np.int64)
+            header["pipeline"]["arrays"][spec["offsets"]]["shape"] = [len(values)]
+        entries["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+        entries.pop("checksum")
+        entries["checksum"] = model_io._checksum(entries)
+        np.savez(tmp_path / "forged.npz", **entries)
+        forged = tmp_path / "forged.npz"
+    else:
+        forged = _forge(path, tmp_path / "forged.npz", header_change, entries_change)
     assert message in _refused(forged), what
 
 
 def test_a_tampered_preprocessing_array_fails_the_checksum(table_model, tmp_path):
     path, _ = table_model
     entries = _entries(path)
-    entries["state_0"] = entries["state_0"].copy()
-    entries["state_0"].reshape(-1)[:1] = 0
+    entries["state_1"] = entries["state_1"].copy()   # one letter of a category
+    entries["state_1"][0] ^= 1
     np.savez(tmp_path / "tampered.npz", **entries)
     assert "checksum" in _refused(tmp_path / "tampered.npz")
 
@@ -452,3 +479,16 @@ def test_onnx_export_of_a_table_pipeline_equals_python(kind, tmp_path):
         expected = pipe.predict(new)
         np.testing.assert_allclose(outputs[0].ravel(), expected,
                                    atol=1e-5 * np.abs(expected).max())
+
+
+def test_a_column_without_a_value_is_not_a_feature(tmp_path):
+    # an all-empty column has no median: it made a model file that could not be loaded
+    frame = diamonds(300)
+    frame.insert(2, "notes", np.nan)
+    data = write(frame, tmp_path / "blank.csv")
+    out, stdout, _ = train(tmp_path, "--data", data, "--target", "price", "--epochs", "2")
+    assert "1 empty column dropped (notes)" in stdout
+    result = run("predict", str(out / "model.npz"), data)
+    assert result.returncode == 0, result.stderr
+    roles = column_roles(frame.drop(columns=["price"]))
+    assert roles.empty == ["notes"] and "notes" not in roles.features

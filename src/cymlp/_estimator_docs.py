@@ -125,3 +125,18 @@ _ATTRIBUTE_DOCS = """
         The output activation: 'softmax' or 'logistic' (classifier), 'identity' or
         'exp' (regressor).
 """
+
+_PARTIAL_FIT_VALIDATION_DOCS = """
+        X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
+            A validation set: this call records its score in ``validation_scores_``
+            and its loss in ``validation_loss_curve_``.  With ``early_stopping=True``
+            it is kept for later calls that give none; without one, the first call
+            holds out ``validation_fraction`` of its rows and keeps them.  After more
+            than ``n_iter_no_change`` calls without a better score (by ``tol``), the
+            best call's coefficients are restored, ``stopped_early_`` is True and a
+            ``ConvergenceWarning`` says so; the next call starts a new patience window.
+        y_val : array-like, default=None
+            Targets of ``X_val``; required with it.
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Weights of the validation samples (in the score and the loss).
+"""

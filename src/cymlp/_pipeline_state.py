@@ -8,9 +8,10 @@ The pipelines saved are the ones ``cymlp.tables.make_table_pipeline`` builds: a
   ``StandardScaler()``, kept as the medians, means, scales and variances;
 - ``missing``: ``MissingIndicator(features="all")``, kept as its columns;
 - ``categorical``: a ``OneHotEncoder`` of one column (``drop=None``, dense output),
-  kept as its categories (an ``.npy`` member: text, booleans or numbers, with the
-  empty-cell category, NaN or None, flagged), which of them are pooled as infrequent,
-  and its ``handle_unknown``, ``max_categories`` and ``min_frequency``;
+  kept as its categories (``.npy`` members: text as UTF-8 bytes and offsets, or
+  booleans or numbers; the empty-cell category, NaN or None, flagged), which of them
+  are pooled as infrequent, and its ``handle_unknown``, ``max_categories`` and
+  ``min_frequency``;
 
 then the cymlp estimator, bare or inside a ``TransformedTargetRegressor`` with a
 ``StandardScaler`` (kept as its mean and scale).
@@ -36,12 +37,14 @@ from cymlp._model_reader import ModelFileError
 #: Most columns and parts a table may have.
 MAX_COLUMNS = 100_000
 #: Longest column or step name, in characters.
-MAX_NAME = 4096
+MAX_NAME = 1 << 16
 #: Most category arrays (one per categorical column).
 MAX_ARRAYS = MAX_COLUMNS
 #: Most categories in one file, all columns together (a column of a million distinct
-#: strings fits; rebuilding them costs about 100 bytes each).
+#: strings fits; rebuilding them costs about 100 bytes each), and most bytes of text
+#: among them (UTF-8).
 MAX_CATEGORY_VALUES = 5_000_000
+MAX_CATEGORY_BYTES = 1 << 30
 
 
 def member_name(index):
@@ -83,6 +86,8 @@ def _numeric_part(name, transformer, columns):
         raise _cannot("part %r does not impute medians of NaN cells" % name)
     if type(scaler) is not StandardScaler or not (scaler.with_mean and scaler.with_std):
         raise _cannot("part %r does not standardize" % name)
+    if len(imputer.statistics_) != len(columns) or not np.isfinite(imputer.statistics_).all():
+        raise _cannot("part %r has a column without values (no median)" % name)
     return {"name": name, "kind": "numeric", "columns": columns,
             "steps": [impute_name, scale_name],
             "median": [float(v) for v in imputer.statistics_],
@@ -102,7 +107,13 @@ def _categories_array(values, name):
     if any(v is None or _is_nan(v) for v in items):
         raise _cannot("column %r has two empty-cell categories" % name)
     if all(isinstance(v, str) for v in items):
-        array = np.asarray(items, dtype=str) if items else np.empty(0, dtype="<U1")
+        # text as UTF-8 bytes and the offsets of each value: numpy's fixed-width text
+        # would pad every value to the longest (one 5,000-character value among 10**5
+        # categories would take 2 GB)
+        encoded = [v.encode("utf-8", "surrogatepass") for v in items]
+        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+        np.cumsum([len(b) for b in encoded], out=offsets[1:])
+        return (np.frombuffer(b"".join(encoded), dtype=np.uint8).copy(), offsets), missing
     elif all(isinstance(v, (bool, np.bool_)) for v in items):
         array = np.asarray(items, dtype=bool)
     elif all(isinstance(v, (int, float, np.integer, np.floating)) and
@@ -123,6 +134,11 @@ def _categorical_part(name, encoder, columns, arrays):
             "ignore", "infrequent_if_exist") or encoder.dtype not in (np.float64, float):
         raise _cannot("part %r is not a dense one-hot encoding without drop" % name)
     array, missing = _categories_array(encoder.categories_[0], columns[0])
+    offsets = None
+    if isinstance(array, tuple):   # text: its bytes, then its offsets
+        array, text_offsets = array
+        arrays.append(text_offsets)
+        offsets = len(arrays) - 1
     infrequent = []
     if getattr(encoder, "infrequent_categories_", None) is not None and \
             encoder.infrequent_categories_[0] is not None:
@@ -134,7 +150,8 @@ def _categorical_part(name, encoder, columns, arrays):
                                        (type(value).__name__, value)])
     arrays.append(array)
     return {"name": name, "kind": "categorical", "columns": columns,
-            "categories": {"array": len(arrays) - 1, "missing": missing},
+            "categories": {"array": len(arrays) - 1, "offsets": offsets,
+                           "missing": missing},
             "infrequent": sorted(infrequent),
             "params": {"handle_unknown": encoder.handle_unknown,
                        "max_categories": encoder.max_categories,
@@ -200,10 +217,16 @@ def encode(pipeline, model):
                   "n_samples_seen": int(np.max(scaler.n_samples_seen_))}
     elif last is not model:
         raise _cannot("the last step is not the estimator")
-    if sum(a.size for a in arrays) > MAX_CATEGORY_VALUES:
+    if sum(a.size for a in arrays if a.dtype != np.uint8) > MAX_CATEGORY_VALUES:
         raise _cannot("more than %d categories" % MAX_CATEGORY_VALUES)
+    if sum(a.size for a in arrays if a.dtype == np.uint8) > MAX_CATEGORY_BYTES:
+        raise _cannot("more than %d bytes of text categories" % MAX_CATEGORY_BYTES)
+    names = [str(c) for c in preprocessor.feature_names_in_]
+    if len(names) > MAX_COLUMNS or any(not 0 < len(n) <= MAX_NAME for n in names):
+        raise _cannot("more than %d columns, or a column name that is empty or longer "
+                      "than %d characters" % (MAX_COLUMNS, MAX_NAME))
     document = {"steps": [columns_name, model_name],
-                "columns": [str(c) for c in preprocessor.feature_names_in_],
+                "columns": names,
                 "parts": parts, "target": target,
                 "arrays": [{"dtype": a.dtype.str, "shape": list(a.shape)} for a in arrays]}
     return document, arrays
@@ -290,31 +313,40 @@ def check_array_specs(document, where):
             dtype = np.dtype(spec["dtype"]) if isinstance(spec["dtype"], str) else None
         except TypeError:
             dtype = None
-        if dtype is None or dtype.kind not in "biufU" or dtype.fields is not None or (
-                dtype.kind == "U" and dtype.itemsize > 4 * MAX_NAME) or (
-                dtype.kind != "U" and dtype.itemsize > 8) or dtype.byteorder == ">":
+        if dtype is None or dtype.kind not in "biuf" or dtype.fields is not None or \
+                dtype.itemsize > 8 or dtype.byteorder == ">":
             check.fail("has an array of dtype %r", spec["dtype"])
         shape = spec["shape"]
         if not isinstance(shape, list) or len(shape) != 1 or not isinstance(shape[0], int) \
                 or isinstance(shape[0], bool) or not 0 <= shape[0] <= 2 ** 31:
             check.fail("has an array of shape %r", shape)
         checked.append((dtype, (shape[0],)))
-    if sum(shape[0] for _, shape in checked) > MAX_CATEGORY_VALUES:
+    # (text's bytes count once each: MAX_CATEGORY_BYTES bounds them)
+    numbers = sum(shape[0] for dtype, shape in checked if dtype != np.uint8)
+    if numbers > MAX_CATEGORY_VALUES:
         check.fail("holds more than %d categories", MAX_CATEGORY_VALUES)
+    if sum(shape[0] for dtype, shape in checked if dtype == np.uint8) > MAX_CATEGORY_BYTES:
+        check.fail("holds more than %d bytes of text", MAX_CATEGORY_BYTES)
     return checked
 
 
 def _categories(part, arrays, check, column):
     """The full category list of a categorical part (an object array), checked."""
     spec = part["categories"]
-    check.keys(spec, {"array", "missing"}, "categories")
-    index = spec["array"]
-    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(arrays):
+    check.keys(spec, {"array", "offsets", "missing"}, "categories")
+    for index in (spec["array"], spec["offsets"]):
+        if index is not None and (not isinstance(index, int) or isinstance(index, bool)
+                                  or not 0 <= index < len(arrays)):
+            check.fail("refers to a missing array for column %r", column)
+    if spec["array"] is None:
         check.fail("refers to a missing array for column %r", column)
-    values = arrays[index]
+    values = arrays[spec["array"]]
+    if spec["offsets"] is not None:
+        values = _text_values(values, arrays[spec["offsets"]], check, column)
     if values.dtype.kind == "f" and not np.isfinite(values).all():
         check.fail("has non-finite categories for column %r", column)
-    if np.unique(values).size != values.size:
+    distinct = len(set(values.tolist())) if values.dtype == object else np.unique(values).size
+    if distinct != values.size:
         check.fail("has repeated categories for column %r", column)
     if values.dtype.kind in "iuf" and values.size > 1 and not (values[1:] > values[:-1]).all():
         check.fail("has unsorted number categories for column %r", column)
@@ -332,13 +364,29 @@ def _categories(part, arrays, check, column):
     if values.dtype.kind == "b" and missing is None:
         return values.astype(bool)
     items = values.astype(object).tolist()
-    if values.dtype.kind == "U":
-        items = [str(v) for v in items]
     if missing is not None:
         items.append(None if missing == "none" else float("nan"))
     full = np.empty(len(items), dtype=object)
     full[:] = items
     return full
+
+
+def _text_values(data, offsets, check, column):
+    """The categories of a text column from its UTF-8 bytes and offsets (an object
+    array of str), checked: offsets from 0 to the byte count, never decreasing, every
+    value valid UTF-8."""
+    if data.dtype != np.uint8 or offsets.dtype != np.int64 or offsets.size < 1 or \
+            offsets[0] != 0 or offsets[-1] != data.size or \
+            (offsets.size > 1 and (np.diff(offsets) < 0).any()):
+        check.fail("has malformed text categories for column %r", column)
+    raw = data.tobytes()
+    values = np.empty(offsets.size - 1, dtype=object)
+    try:
+        for k in range(offsets.size - 1):
+            values[k] = raw[offsets[k]:offsets[k + 1]].decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        check.fail("has text categories that are not UTF-8 for column %r", column)
+    return values
 
 
 def _check_parts(document, arrays, check):

@@ -49,7 +49,8 @@ from sklearn.utils.multiclass import type_of_target, unique_labels
 
 from cymlp._callbacks import with_callbacks
 from cymlp._typing import MatrixLike
-from cymlp._estimator_docs import _ATTRIBUTE_DOCS, _PARAMETER_DOCS
+from cymlp._estimator_docs import (_ATTRIBUTE_DOCS, _PARAMETER_DOCS,
+                                   _PARTIAL_FIT_VALIDATION_DOCS)
 from cymlp._mlp_base import _BaseMLP, _store_parameters
 from cymlp._validation import class_index
 
@@ -121,18 +122,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             Weights of the samples in the loss.
         classes : array of shape (n_classes,), default=None
             All classes across calls; required on the first call.
-        X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
-            A validation set: this call records its score in ``validation_scores_``
-            and its loss in ``validation_loss_curve_``.  With ``early_stopping=True``
-            it is kept for later calls that give none; without one, the first call
-            holds out ``validation_fraction`` of its rows and keeps them.  After more
-            than ``n_iter_no_change`` calls without a better score (by ``tol``), the
-            best call's coefficients are restored, ``stopped_early_`` is True and a
-            ``ConvergenceWarning`` says so; the next call starts a new patience window.
-        y_val : array-like, default=None
-            Targets of ``X_val``; required with it.
-        sample_weight_val : array-like of shape (n_val,), default=None
-            Weights of the validation samples (in the score and the loss).
+        {validation}
 
         Returns
         -------
@@ -347,18 +337,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             Target values.
         sample_weight : array-like of shape (n_samples,), default=None
             Weights of the samples in the loss.
-        X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
-            A validation set: this call records its score in ``validation_scores_``
-            and its loss in ``validation_loss_curve_``.  With ``early_stopping=True``
-            it is kept for later calls that give none; without one, the first call
-            holds out ``validation_fraction`` of its rows and keeps them.  After more
-            than ``n_iter_no_change`` calls without a better score (by ``tol``), the
-            best call's coefficients are restored, ``stopped_early_`` is True and a
-            ``ConvergenceWarning`` says so; the next call starts a new patience window.
-        y_val : array-like, default=None
-            Targets of ``X_val``; required with it.
-        sample_weight_val : array-like of shape (n_val,), default=None
-            Weights of the validation samples (in the score and the loss).
+        {validation}
 
         Returns
         -------
@@ -430,3 +409,8 @@ for _estimator in (MLPClassifier, MLPRegressor):
     if _estimator.__doc__:   # (python -OO strips docstrings)
         _estimator.__doc__ = _estimator.__doc__.format(params=_PARAMETER_DOCS.strip(),
                                                        attributes=_ATTRIBUTE_DOCS.strip())
+    _partial_fit = _estimator.__dict__["partial_fit"]
+    _partial_fit = getattr(_partial_fit, "fn", _partial_fit)   # under available_if
+    if _partial_fit.__doc__:
+        _partial_fit.__doc__ = _partial_fit.__doc__.replace(
+            "{validation}", _PARTIAL_FIT_VALIDATION_DOCS.strip())

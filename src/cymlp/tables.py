@@ -22,7 +22,8 @@ the rules the command line applies, stated here once:
   values are all different (the row names or index that R's ``write.csv`` and pandas'
   ``to_csv`` write first, read as ``Unnamed: 0``), is not a feature; the command line
   carries it to ``predict``'s output so rows can be matched;
-- columns named in ``drop`` are not features either.
+- columns named in ``drop``, and columns without a single value, are not features
+  either.
 
 For a regressor the last step is a ``TransformedTargetRegressor`` that standardizes
 the target for training; predictions and scores are in the target's own units.
@@ -61,6 +62,9 @@ class ColumnRoles:
         Values unique per row: not features.
     dropped : list of str
         Named in ``drop``: not features.
+    empty : list of str
+        Without a single value in the data: not features (nothing to learn from, and
+        no median to impute).
     order : list of str
         Every column, in the table's order.
     """
@@ -70,6 +74,7 @@ class ColumnRoles:
     categorical: list = field(default_factory=list)
     ids: list = field(default_factory=list)
     dropped: list = field(default_factory=list)
+    empty: list = field(default_factory=list)
     order: list = field(default_factory=list)
 
     @property
@@ -169,7 +174,9 @@ def column_roles(X, *, drop=None, categorical=None):
         if name in dropped:
             continue
         column = X[original]
-        if name in forced:
+        if len(column) and column.isna().all():
+            roles.empty.append(name)
+        elif name in forced:
             roles.categorical.append(name)
         elif is_id_column(name, column):
             roles.ids.append(name)
@@ -181,8 +188,9 @@ def column_roles(X, *, drop=None, categorical=None):
             roles.categorical.append(name)
     if not roles.numeric and not roles.categorical:
         raise ValueError("the table has no feature columns left (id columns: %s; dropped: "
-                         "%s)" % (", ".join(roles.ids) or "none",
-                                  ", ".join(roles.dropped) or "none"))
+                         "%s; empty: %s)" % (", ".join(roles.ids) or "none",
+                                             ", ".join(roles.dropped) or "none",
+                                             ", ".join(roles.empty) or "none"))
     return roles
 
 
@@ -370,6 +378,9 @@ def summary(roles, preprocessor=None, missing_rows=None):
     if roles.dropped:
         parts.append("%d dropped by --drop (%s)" % (len(roles.dropped),
                                                     ", ".join(roles.dropped)))
+    if roles.empty:
+        parts.append("%d empty column%s dropped (%s)" % (
+            len(roles.empty), "" if len(roles.empty) == 1 else "s", ", ".join(roles.empty)))
     if missing_rows:
         parts.append("{:,} row{} with empty cells (numbers imputed, text a category)"
                      .format(missing_rows, "" if missing_rows == 1 else "s"))
