@@ -170,6 +170,11 @@ def load(spec, args):
     if not is_table(path):
         raise CLIError("%s: unknown data format %r (use .npz, .csv, .tsv or .parquet)"
                        % (spec, suffix))
+    try:
+        import pandas  # noqa: F401
+    except ImportError:
+        raise CLIError("%s: reading a table needs pandas: pip install 'cymlp[cli]'"
+                       % spec) from None
     frame = read_table(path, categorical=names_option(getattr(args, "categorical", None)),
                        target=args.target)
     X, y = split_target(frame, args.target, path)
