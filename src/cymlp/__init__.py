@@ -10,6 +10,8 @@ otherwise wait forever for that import's lock.
 """
 import importlib
 import os
+import sys
+import threading
 
 from cymlp._version import __version__
 
@@ -45,8 +47,32 @@ def __dir__():
     return sorted(set(globals()) | set(_LAZY))
 
 
+def _imports_of_other_threads():
+    """``{module name: lock}`` of the imports another thread has begun and not ended."""
+    import importlib._bootstrap as bootstrap
+
+    me = threading.get_ident()
+    held = {}
+    for name, ref in list(getattr(bootstrap, "_module_locks", {}).items()):
+        lock = ref() if callable(ref) else None
+        owner = getattr(lock, "owner", None)
+        if owner is not None and owner != me:
+            held[name] = lock
+    return held
+
+
 def _import_all():
-    """Import every lazily provided module now (in the thread about to fork)."""
+    """Import every lazily provided module now (in the thread about to fork).
+
+    Skipped while another thread is importing: this runs with the other fork handlers'
+    locks held (logging's among them), and that thread's import may be waiting for one
+    of them, so waiting for it here deadlocked the parent (seen: 3 of 46 runs of
+    tests/test_fork.py's scenario).  A child forked then may itself wait for the import
+    lock that thread held, as any Python child forked during another thread's import
+    can; the parent no longer does.
+    """
+    if _imports_of_other_threads():
+        return
     for module in sorted(set(_LAZY.values())):
         importlib.import_module(module)
 
