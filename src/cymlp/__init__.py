@@ -10,7 +10,6 @@ otherwise wait forever for that import's lock.
 """
 import importlib
 import os
-import sys
 import threading
 
 from cymlp._version import __version__
