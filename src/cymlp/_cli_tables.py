@@ -45,11 +45,9 @@ def fit_plan(X_fit, y_fit, task, args, initial=None):
     from sklearn.preprocessing import StandardScaler
 
     from cymlp import tables
-    from cymlp._cli_data import names_option
 
-    try:
-        roles = tables.column_roles(X_fit, drop=names_option(args.drop),
-                                    categorical=names_option(args.categorical))
+    try:   # (column_roles splits the options' comma-separated names itself)
+        roles = tables.column_roles(X_fit, drop=args.drop, categorical=args.categorical)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     if initial is not None:

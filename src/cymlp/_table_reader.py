@@ -175,7 +175,7 @@ def _text_or_refuse(path, column, label, is_target):
     import pandas as pd
 
     present = column.notna().to_numpy()
-    text = column.map(lambda v: v if v is None or v != v else str(v).strip()).astype(object)
+    text = _as_text(column)
     numbers = pd.to_numeric(text.where(present, None), errors="coerce").to_numpy(float)
     parsed = ~np.isnan(numbers) | (present & text.str.lower().isin(
         ["nan", "+nan", "-nan"]).to_numpy())
