@@ -58,8 +58,26 @@ def test_scale_out_example(tmp_path, fashion_mnist):
 def test_beyond_scikit_learn_example(tmp_path, fashion_mnist):
     pytest.importorskip("sklearn.callback")
     pytest.importorskip("rich")
-    (code,) = _section_code("Beyond scikit-learn")
+    code = _section_code("Beyond scikit-learn")[0]
     assert "max_iter=40" in code
     loss, accuracy = map(float, _run(code.replace("max_iter=40", "max_iter=3"),
                                      tmp_path).split()[-2:])
     assert 0 < loss < 1 and accuracy > 0.75
+
+
+def test_beyond_scikit_learn_quantile_example(tmp_path):
+    code = _section_code("Beyond scikit-learn")[1]
+    assert 'loss="quantile"' in code
+    inside = float(_run(code, tmp_path).split()[-1])
+    assert 0.75 < inside < 0.85
+
+
+def test_beyond_scikit_learn_multi_output_example(tmp_path, fashion_mnist):
+    code = _section_code("Beyond scikit-learn")[2]
+    assert "max_iter=10" in code
+    out = _run(code.replace("max_iter=10", "max_iter=2")
+                   .replace("clf.fit(data.X_train, labels(data.y_train))",
+                            "clf.fit(data.X_train[:20000], labels(data.y_train[:20000]))"),
+               tmp_path)
+    assert "['feet' 'lower' 'none' 'upper' 'whole']" in out
+    assert float(out.split()[-1]) > 0.7

@@ -30,7 +30,11 @@ long long use_sync(long long *word) {
         cymlp_dropout_##S(b, b, n, n, n, 7u, 1, 2, n, UINT32_C(1) << 31, (T)2); \
         cymlp_add_column_sums_##S(a, b, n, n, n); \
         cymlp_gather_rows_##S(a, b, idx, n, n); \
-        (void)cymlp_output_error_##S(a, b, c, d, 1, d, n, n, CYMLP_SOFTMAX); \
+        { cymlp_output out = {CYMLP_SOFTMAX, 0.0, idx, 2}; \
+          cymlp_output pinball = {CYMLP_QUANTILE_OUTPUT, 0.9, NULL, 0}; \
+          (void)cymlp_output_error_##S(a, b, c, d, 1, d, n, n, &out); \
+          (void)cymlp_output_error_##S(a, b, c, d, 1, d, n, n, &pinball); \
+          cymlp_output_activation_##S(a, b, n, n, &out); } \
         cymlp_sgd_update_##S(a, b, NULL, c, n, 0, 1, 0, 1); \
         cymlp_sgd_update_##S(a, b, b, c, n, 0, 1, 0, 0); \
         cymlp_adam_update_##S(a, b, NULL, c, d, n, 0, 1, 0, 0, 1, 0); \

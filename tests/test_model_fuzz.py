@@ -2,9 +2,10 @@
 by a check (never another exception, never the load's safety net), or as a model that
 predicts finite values of the right shape.
 
-Four kinds of damage, each on the files of six fitted models (classifier, binary
-classifier with feature names, multi-output regressor, Network with a shared layer,
-and two tables' pipelines: a classifier and a regressor with a standardized target):
+Four kinds of damage, each on the files of eight fitted models (classifier, binary
+classifier with feature names, multi-output regressor, quantile regressor, classifier
+of three label columns (text and numbers), Network with a shared layer, and two
+tables' pipelines: a classifier and a regressor with a standardized target):
 byte flips, truncation, header mutations with the checksum recomputed (a forger's
 file), and member-size lies (a ``.npy`` header declaring another shape, checksum
 recomputed).  ``CYMLP_FUZZ_EXAMPLES`` sets the examples per kind (default 60; CI runs
@@ -44,6 +45,10 @@ def _models():
         binary = cymlp.MLPClassifier((4, 3), max_iter=5, random_state=0).fit(
             frame, X[:, 0] > 0)
         regressor = cymlp.MLPRegressor(hidden_layer_sizes=(5,), max_iter=5, random_state=0).fit(X, X[:, :2])
+        quantile = cymlp.MLPRegressor(loss="quantile", quantile=0.8, hidden_layer_sizes=(4,),
+                                      max_iter=5, random_state=0).fit(X, X[:, 0])
+        labels = np.column_stack([y3, RNG.choice(["x", "y"], 40), RNG.integers(0, 4, 40)])
+        label_columns = cymlp.MLPClassifier((5,), max_iter=5, random_state=0).fit(X, labels)
     shared = cymlp.Dense(4, 4)
     network = cymlp.Network([cymlp.Dense(5, 4), shared, shared, cymlp.Dense(4, 2)],
                             ["tanh", "relu", "logistic"], "softmax", dtype=np.float32,
@@ -62,6 +67,7 @@ def _models():
             cymlp.MLPRegressor(hidden_layer_sizes=(3,), max_iter=5, random_state=0),
             table).fit(table, 100 + 10 * X[:, 2])
     return {"classifier": classifier, "binary": binary, "regressor": regressor,
+            "quantile": quantile, "label_columns": label_columns,
             "network": network, "table_classifier": table_classifier,
             "table_regressor": table_regressor}
 
@@ -131,7 +137,14 @@ def check_outcome(raw, tmp_path):
         inputs = pandas.DataFrame(inputs, columns=list(model.feature_names_in_))
     output = model.predict(inputs)
     assert len(output) == 3
-    if isinstance(model, cymlp.MLPClassifier):
+    if isinstance(model, cymlp.MLPClassifier) and isinstance(model.classes_, list):
+        # label columns: each column's labels among its classes, a distribution each
+        assert output.shape == (3, len(model.classes_))
+        for column, classes, proba in zip(output.T, model.classes_,
+                                          model.predict_proba(inputs)):
+            assert set(column) <= set(classes)
+            assert proba.shape == (3, len(classes)) and np.isfinite(proba).all()
+    elif isinstance(model, cymlp.MLPClassifier):
         assert set(np.asarray(output).ravel()) <= set(model.classes_.ravel())
         proba = model.predict_proba(inputs)
         assert np.isfinite(proba).all()
@@ -175,7 +188,9 @@ JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers(-2 ** 70, 2 ** 70)
     | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=12)
     | st.sampled_from(["relu", "softmax", "logistic", "identity", "exp", "adam", "binary",
-                       "multiclass", "MLPClassifier", "Network", "float32", "float64"]),
+                       "multiclass", "MLPClassifier", "Network", "float32", "float64",
+                       "quantile", "huber", "gamma", "multiclass-multioutput",
+                       "softmax_groups", "loss_param"]),
     lambda children: st.lists(children, max_size=4)
     | st.dictionaries(st.text(max_size=8), children, max_size=4),
     max_leaves=12)

@@ -237,3 +237,17 @@ def test_fashion_mnist_test_images(fashion_mnist):
 
 def test_every_activation_has_an_onnx_form():
     assert set(ACTIVATION_CODES) | {"exp"} <= set(cymlp.onnx._ACTIVATIONS)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("loss", ["absolute_error", "huber", "quantile", "gamma"])
+def test_regressor_with_every_loss(loss, dtype):
+    """The losses beyond scikit-learn's predict through the identity or exp output the
+    graph already has; the loss is a training matter."""
+    X, rng = _data(dtype)
+    y = np.exp(X[:, 0] / 3) + 0.1 * rng.random(len(X))
+    reg = _fit(cymlp.MLPRegressor(loss=loss, quantile=0.8, hidden_layer_sizes=(7,),
+                                  max_iter=20, random_state=0), X, y)
+    (got,) = _run(cymlp.onnx.to_onnx(reg, X[:1]), X)
+    np.testing.assert_allclose(got.ravel(), reg.predict(X), rtol=TOLERANCE[dtype],
+                               atol=TOLERANCE[dtype])

@@ -77,6 +77,7 @@ CYMLP_INLINE static inline CYMLP_REAL CYMLP_FN(cymlp_activate)(CYMLP_REAL u, int
     case CYMLP_SOFTPLUS:
         return CYMLP_FN(cymlp_softplus)(u);
     case CYMLP_EXP_OUTPUT:
+    case CYMLP_GAMMA_OUTPUT:
         return CYMLP_EXP(u);
     default: /* identity */
         return u;
@@ -151,6 +152,7 @@ CYMLP_DISPATCH static void CYMLP_FN(cymlp_bias_activation)(CYMLP_REAL *Z, const 
             CYMLP_ACTIVATE_ROW(z[j] + bias[j], CYMLP_SOFTPLUS);
             break;
         case CYMLP_EXP_OUTPUT:
+        case CYMLP_GAMMA_OUTPUT:
             CYMLP_ACTIVATE_ROW(z[j] + bias[j], CYMLP_EXP_OUTPUT);
             break;
         default: /* identity */

@@ -60,8 +60,26 @@ enum cymlp_activation {
     CYMLP_ELU = 7,
     CYMLP_GELU = 8,
     CYMLP_SILU = 9,
-    CYMLP_SOFTPLUS = 10
+    CYMLP_SOFTPLUS = 10,
+    /* output steps whose loss is not the one paired with the activation (losses.h):
+     * identity with absolute error, huber or pinball (quantile) loss; exp with the
+     * half gamma deviance */
+    CYMLP_ABSOLUTE_OUTPUT = 11,
+    CYMLP_HUBER_OUTPUT = 12,
+    CYMLP_QUANTILE_OUTPUT = 13,
+    CYMLP_GAMMA_OUTPUT = 14
 };
+
+/* The output step: its code (activation and loss), the loss's parameter (the huber
+ * threshold, the quantile level; unused otherwise) and, for a softmax, the column
+ * groups that each get their own softmax: group g is columns [ends[g-1], ends[g])
+ * (ends[-1] = 0), ends[n_groups - 1] = cols.  group_ends NULL: one group. */
+typedef struct {
+    int code;
+    double param;
+    const cymlp_index *group_ends;
+    cymlp_index n_groups;
+} cymlp_output;
 
 /* Slope of leaky_relu for u < 0 (PyTorch's default). */
 #define CYMLP_LEAKY_SLOPE 0.01

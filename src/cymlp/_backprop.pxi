@@ -171,7 +171,7 @@ cdef double forward_backward(const Step* steps, Py_ssize_t n_steps, floating* pa
 
     s = &steps[last]
     loss = output_error(acts + rows * s.act_off, params + s.b_off, Y, w, scale, d_cur,
-                        rows, s.n_out, s.act)
+                        rows, s.n_out, &s.output)
     if not backward or not isfinite(loss):
         return loss
 

@@ -13,6 +13,7 @@ from typing import Any, Optional
 import numpy as np
 
 from cymlp._cli_errors import CLIError
+from cymlp._names import LOG_LINK_LOSSES
 
 
 @dataclass
@@ -68,8 +69,11 @@ def fit_plan(X_fit, y_fit, task, args, initial=None):
         preprocessor = tables.make_preprocessor(roles)
         features = X_fit[roles.features]
         preprocessor.fit(features)
+        # a log-link loss trains on the targets themselves: standardizing would make
+        # some negative
         scaler = StandardScaler().fit(y_fit.reshape(-1, 1).astype(float)) \
-            if task == "regress" else None
+            if task == "regress" and getattr(args, "loss", None) not in LOG_LINK_LOSSES \
+            else None
     missing_rows = int(X_fit[roles.features].isna().any(axis=1).sum())
     fitted = preprocessor[-1] if hasattr(preprocessor, "steps") else preprocessor
     return TablePlan(roles, preprocessor, scaler,

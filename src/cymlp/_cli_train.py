@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from cymlp._cli_errors import EXIT_INTERRUPTED, CLIError
+from cymlp._names import LOSS_SCORED_LOSSES
 
 
 def interrupt_flag():
@@ -168,6 +169,52 @@ def _initial_pipeline(path):
     return model
 
 
+def _check_loss_options(args):
+    """--quantile and --huber-epsilon go with their --loss (checked before any data is
+    read)."""
+    for option, dest, loss in (("--quantile", "quantile", "quantile"),
+                               ("--huber-epsilon", "huber_epsilon", "huber")):
+        if getattr(args, dest) is not None and args.loss != loss:
+            raise CLIError("%s needs --loss %s" % (option, loss))
+
+
+def _loss_settings(args, task, *targets_seen):
+    """The estimator parameters of --loss, --quantile and --huber-epsilon (the targets
+    checked against the loss's range)."""
+    if task == "classify" and args.loss is not None:
+        raise CLIError("--loss is for regression (a classifier's loss is the "
+                       "cross-entropy); use --task regress for a numeric target")
+    if args.loss in ("gamma", "poisson"):
+        targets = np.concatenate([np.ravel(y) for y in targets_seen])
+        bad = int(np.sum(targets <= 0) if args.loss == "gamma" else np.sum(targets < 0))
+        if bad:
+            raise CLIError("--loss %s needs targets %s; %s of the training rows %s not"
+                           % (args.loss, "> 0" if args.loss == "gamma" else ">= 0",
+                              "{:,}".format(bad), "is" if bad == 1 else "are"))
+    settings = {} if args.loss is None else {"loss": args.loss}
+    for dest in ("quantile", "huber_epsilon"):
+        if getattr(args, dest) is not None:
+            settings[dest] = getattr(args, dest)
+    return settings
+
+
+def _validation_loss(model, X_val, y_val):
+    """The loss's data part on the validation rows (as trained: a table's target
+    standardized)."""
+    network = model._network
+    X, Y, w = network.check_xy(X_val, np.asarray(y_val).reshape(len(y_val), -1))
+    return float(network.data_loss(X, Y, w))
+
+
+def _loss_banner(model):
+    """', loss huber (1.35)' for a regressor's loss beyond squared error, else ''."""
+    loss = getattr(model, "loss", "squared_error")
+    if loss == "squared_error":
+        return ""
+    value = {"quantile": "quantile", "huber": "huber_epsilon"}.get(loss)
+    return ", loss %s%s" % (loss, " (%g)" % getattr(model, value) if value else "")
+
+
 def _initial_model(path, Estimator, n_features, classes):
     """A saved model to continue training (``--init-from``), checked against the data."""
     from cymlp import _cli_tables, model_io
@@ -235,6 +282,7 @@ def train(args):
     from cymlp import MLPClassifier, MLPRegressor
     from cymlp._threads import blas_threads, training_plan
 
+    _check_loss_options(args)
     data, task, X_fit, X_val, y_fit, y_val, plan = _prepare(args)
     # a batch is at most the training rows (the banner and metrics.json say what was used)
     args.batch_size = min(args.batch_size, len(y_fit))
@@ -244,23 +292,27 @@ def train(args):
                             for a in (X_fit, X_val, data.X_test))
     classes = np.unique(data.y) if task == "classify" else None
     Estimator = MLPClassifier if task == "classify" else MLPRegressor
+    losses = _loss_settings(args, task, y_fit, y_val)
     if args.init_from is not None:
         model = _initial_model(args.init_from, Estimator, X_fit.shape[1], classes)
         model.set_params(solver=args.solver, alpha=args.alpha, batch_size=args.batch_size,
-                         learning_rate_init=args.learning_rate, dropout=args.dropout)
+                         learning_rate_init=args.learning_rate, dropout=args.dropout,
+                         **losses)
     else:
         model = Estimator(hidden_layer_sizes=args.layers, activation=args.activation,
                           solver=args.solver, alpha=args.alpha, batch_size=args.batch_size,
                           learning_rate_init=args.learning_rate, dropout=args.dropout,
-                          random_state=np.random.RandomState(args.seed))
+                          random_state=np.random.RandomState(args.seed), **losses)
     n_out = len(classes) if classes is not None and len(classes) > 2 else 1
     sizes = (X_fit.shape[1],) + tuple(model.hidden_layer_sizes) + (n_out,)
     best = None   # --early-stopping: (validation score, epoch, parameters)
     score_name = "accuracy" if task == "classify" else "R2"
+    # the losses R² does not judge: early stopping watches their validation loss
+    by_loss = getattr(model, "loss", None) in LOSS_SCORED_LOSSES
     print("cymlp: training %s (%s) on %s: %d train / %d validation / %d test rows, %s, %s, "
-          "batch %d, %s" % ("-".join(map(str, sizes)), task, data.source, len(y_fit),
-                            len(y_val), len(data.y_test), args.activation, args.solver,
-                            args.batch_size, args.dtype), flush=True)
+          "batch %d, %s%s" % ("-".join(map(str, sizes)), task, data.source, len(y_fit),
+                              len(y_val), len(data.y_test), args.activation, args.solver,
+                              args.batch_size, args.dtype, _loss_banner(model)), flush=True)
     if plan is not None:
         print("cymlp: table: %s" % plan.summary, flush=True)
     if sizing:
@@ -284,6 +336,8 @@ def train(args):
                 row = {"epoch": epoch, "loss": model.loss_, "seconds": seconds[-1],
                        "train_score": float(model.score(X_fit[:10000], y_fit[:10000])),
                        "validation_score": float(model.score(X_val, y_val))}
+                if by_loss:
+                    row["validation_loss"] = _validation_loss(model, X_val, y_val)
                 history.append(row)
                 bar.set_postfix(loss="%.4f" % row["loss"],
                                 val="%.4f" % row["validation_score"])
@@ -292,9 +346,10 @@ def train(args):
                           % (epoch, args.epochs, row["loss"], score_name,
                              row["validation_score"], row["seconds"]), flush=True)
                 if args.early_stopping:
-                    if best is None or row["validation_score"] > best[0]:
-                        best = (row["validation_score"], epoch,
-                                model._network.params.copy())
+                    criterion = (-row["validation_loss"] if by_loss
+                                 else row["validation_score"])
+                    if best is None or criterion > best[0]:
+                        best = (criterion, epoch, model._network.params.copy())
                     elif epoch - best[1] >= args.patience:
                         break
         except KeyboardInterrupt:
@@ -305,7 +360,8 @@ def train(args):
     if best is not None and best[1] != history[-1]["epoch"]:
         model._network.params[...] = best[2]   # the best validation epoch's weights
         print("cymlp: early stopping: keeping epoch %d (validation %s %.4f)"
-              % (best[1], score_name, best[0]), flush=True)
+              % ((best[1], "loss", -best[0]) if by_loss else (best[1], score_name, best[0])),
+              flush=True)
     if interrupted and getattr(model, "t_", 0) == 0:
         print("cymlp: interrupted before the first batch finished; nothing was trained, "
               "nothing saved", file=sys.stderr)
@@ -322,6 +378,8 @@ def _write_results(args, model, data, X_test, score_name, history, seconds, part
     For a table the saved model is the pipeline (preprocessing, then the estimator) and
     the test metrics are the pipeline's, on the test rows as they are in the file, in
     the target's units."""
+    from sklearn.base import is_regressor
+
     from cymlp import model_io
 
     saved, extra = model, {}
@@ -329,13 +387,18 @@ def _write_results(args, model, data, X_test, score_name, history, seconds, part
         from cymlp._cli_tables import fitted_pipeline
         saved = fitted_pipeline(plan, model)
         test_score = float(saved.score(data.frame_test, data.y_test))
-        if plan.target_scaler is not None:
+        if is_regressor(model):
             predicted = saved.predict(data.frame_test)
             error = predicted - np.asarray(data.y_test, float)
             extra = {"test_rmse": float(np.sqrt(np.mean(error ** 2))),
                      "test_mae": float(np.mean(np.abs(error)))}
     else:
         test_score = float(model.score(X_test, data.y_test))
+        if is_regressor(model) and model.loss == "quantile":
+            predicted = model.predict(X_test)
+    if is_regressor(model) and model.loss == "quantile":
+        extra["test_below_prediction"] = float(np.mean(
+            np.asarray(data.y_test, float).reshape(predicted.shape) < predicted))
     name = "fashion-mnist" if args.data == "fashion-mnist" else Path(args.data).stem
     out_dir = Path(args.output_dir or "runs/%s-%s" % (
         name, datetime.now().strftime("%Y%m%d-%H%M%S")))
@@ -372,9 +435,12 @@ def _write_results(args, model, data, X_test, score_name, history, seconds, part
             done += " and %d samples of epoch %d" % (partial["samples"], partial["epoch"])
         print("cymlp: interrupted after %s; saved what was trained" % done, file=sys.stderr)
     print("test %s: %.4f" % (score_name, test_score))
-    if extra:
+    if "test_rmse" in extra:
         print("test RMSE: %.4g, MAE: %.4g (in the target's units)"
               % (extra["test_rmse"], extra["test_mae"]))
+    if "test_below_prediction" in extra:
+        print("test: %.3f of the targets below the prediction (quantile %g)"
+              % (extra["test_below_prediction"], model.quantile))
     if seconds:
         print("time per epoch: %.3f s (median of %d epochs, training only)"
               % (np.median(seconds), len(seconds)))

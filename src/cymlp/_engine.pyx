@@ -37,12 +37,13 @@ from libc.string cimport memcpy, memset
 from cymlp._blas cimport dot, gemm
 from cymlp._kernels cimport (activation_derivative, adam_update, add_column_sums,
                              add_scaled, bias_activation, csr_grad, csr_matmul,
-                             cymlp_keeps_input, cymlp_mix32, dropout, gather_rows,
-                             output_error, row_product, sgd_update)
+                             cymlp_keeps_input, cymlp_mix32, cymlp_output, dropout,
+                             gather_rows, output_activation, output_error, row_product,
+                             sgd_update)
 from cymlp._pool cimport (chunk_fn, pool_acquire, pool_helpers, pool_release, pool_run,
                           thread_limit)
 
-from cymlp._names import ACTIVATION_CODES, MAX_BLAS_SIZE, OUTPUT_CODES
+from cymlp._names import ACTIVATION_CODES, LOSS_CODES, MAX_BLAS_SIZE
 from cymlp._pool import reserve as reserve_helpers
 
 cnp.import_array()
@@ -77,7 +78,7 @@ cpdef enum:
 
 # Activation codes a hidden and an output step may have (enum cymlp_activation).
 HIDDEN_ACTIVATION_CODES = frozenset(ACTIVATION_CODES.values())
-OUTPUT_ACTIVATION_CODES = frozenset(OUTPUT_CODES.values())
+OUTPUT_ACTIVATION_CODES = frozenset(LOSS_CODES.values())
 
 # Optimizer kinds and learning-rate schedules (Optim.kind, Optim.schedule): one name
 # each, in C and in Python (cymlp.optimizers passes them to train_epoch).
@@ -107,6 +108,7 @@ cdef struct Step:
     Py_ssize_t k_blocks  # blocks of W's rows in the small-prediction path
     bint grad_starts     # first step of its layer in backward order: writes its gradient
     bint grad_complete   # last step of its layer in backward order: gradient complete
+    cymlp_output output  # the output step: its code, loss parameter and softmax groups
 
 
 cdef struct Optim:
@@ -254,6 +256,7 @@ cdef class Engine:
         Length of the coefficient prefix of ``params`` (the part the L2 penalty covers).
     """
     cdef Step* steps
+    cdef Py_ssize_t* group_ends
     cdef readonly Py_ssize_t n_steps, n_params, n_coef, n_in, n_out, max_width, width_sum
     cdef readonly Py_ssize_t max_k_blocks, max_out
     cdef readonly object params, grads
@@ -270,10 +273,12 @@ cdef class Engine:
     cdef readonly long long last_t, last_batch
     cdef object __weakref__
 
-    def __cinit__(self, params, grads, steps, Py_ssize_t n_coef):
+    def __cinit__(self, params, grads, steps, Py_ssize_t n_coef, *, double loss_param=0.0,
+                  softmax_groups=None):
         cdef Py_ssize_t k, off = 0, n_params
         cdef int typenum
         self.steps = NULL
+        self.group_ends = NULL
         steps = [tuple(step) for step in steps]
         self.n_steps = len(steps)
         if self.n_steps == 0:
@@ -343,6 +348,7 @@ cdef class Engine:
         self.width_sum = off
         self.n_in = self.steps[0].n_in
         self.n_out = self.steps[self.n_steps - 1].n_out
+        self._set_output(loss_param, softmax_groups)
         self.params = params
         self.grads = grads
         self.n_params = n_params
@@ -359,8 +365,36 @@ cdef class Engine:
         self._chunk_ws = []
         self._chunk_rows = 0
 
+    cdef _set_output(self, double loss_param, softmax_groups):
+        """The output step's loss parameter and softmax column groups (sizes)."""
+        cdef Step* last = &self.steps[self.n_steps - 1]
+        cdef Py_ssize_t g, end = 0
+        if not isfinite(loss_param):
+            raise ValueError("loss_param must be finite")
+        last.output.code = last.act
+        last.output.param = loss_param
+        last.output.group_ends = NULL
+        last.output.n_groups = 0
+        if softmax_groups is None:
+            return
+        sizes = [int(size) for size in softmax_groups]
+        if last.act != LOSS_CODES["log_loss"]:   # the softmax output
+            raise ValueError("softmax_groups needs a softmax output")
+        if not sizes or min(sizes) < 1 or sum(sizes) != self.n_out:
+            raise ValueError("softmax_groups %s must be positive sizes summing to the "
+                             "%d outputs" % (sizes, self.n_out))
+        self.group_ends = <Py_ssize_t*>malloc(len(sizes) * sizeof(Py_ssize_t))
+        if self.group_ends == NULL:
+            raise MemoryError()
+        for g, size in enumerate(sizes):
+            end += size
+            self.group_ends[g] = end
+        last.output.group_ends = self.group_ends
+        last.output.n_groups = len(sizes)
+
     def __dealloc__(self):
         free(self.steps)
+        free(self.group_ends)
 
     @property
     def workspace_bytes(self):

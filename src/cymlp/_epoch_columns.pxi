@@ -178,7 +178,7 @@ cdef int run_epoch_columns(ColumnEpoch* ep, floating* deltas, Py_ssize_t max_wid
         loss = output_error(<floating*>ep.acts + rows * last.act_off,
                             <floating*>ep.params + last.b_off, yb,
                             wb if W != NULL else NULL, <floating>(1.0 / sw), d_cur, rows,
-                            n_out, last.act)
+                            n_out, &last.output)
         loss = (loss + penalty) / sw
         if not isfinite(loss):
             # the data loss or the penalty was not finite: nothing was updated

@@ -95,7 +95,10 @@ _ATTRIBUTE_DOCS = """
         ``loss_`` after every epoch (stochastic solvers).
     validation_scores_ : list of float or None
         The validation score after each epoch, when a validation set is used (early
-        stopping, or ``X_val`` given to ``fit``).
+        stopping, or ``X_val`` given to ``fit``): accuracy or R², except for a
+        regressor's 'absolute_error', 'huber', 'quantile' and 'gamma' losses, where it
+        is minus the validation loss's data part (R² would favour the conditional
+        mean).
     validation_loss_curve_ : list of float or None
         The loss of ``loss_curve_`` on the validation set after each epoch: its data
         part on the validation samples plus the same L2 term.  Not in scikit-learn.

@@ -4,6 +4,11 @@ from cython cimport floating
 
 cdef extern from "cymlp/kernels.h" nogil:
     ctypedef Py_ssize_t cymlp_index
+    ctypedef struct cymlp_output:
+        int code
+        double param
+        const cymlp_index* group_ends
+        cymlp_index n_groups
     float cymlp_exp_f(float x)
     double cymlp_exp_d(double x)
     int cymlp_keeps_input(int act)
@@ -34,10 +39,16 @@ cdef extern from "cymlp/kernels.h" nogil:
                              cymlp_index rows, cymlp_index cols)
     double cymlp_output_error_f(const float* Z, const float* b, const float* Y,
                                 const float* w, float scale, float* D,
-                                cymlp_index rows, cymlp_index cols, int out_act)
+                                cymlp_index rows, cymlp_index cols,
+                                const cymlp_output* out)
     double cymlp_output_error_d(const double* Z, const double* b, const double* Y,
                                 const double* w, double scale, double* D,
-                                cymlp_index rows, cymlp_index cols, int out_act)
+                                cymlp_index rows, cymlp_index cols,
+                                const cymlp_output* out)
+    void cymlp_output_activation_f(float* Z, const float* b, cymlp_index rows,
+                                   cymlp_index cols, const cymlp_output* out)
+    void cymlp_output_activation_d(double* Z, const double* b, cymlp_index rows,
+                                   cymlp_index cols, const cymlp_output* out)
     void cymlp_sgd_update_f(float* p, const float* g, const float* g2, float* v,
                             cymlp_index n, float l2, float lr, float momentum, int nesterov)
     void cymlp_sgd_update_d(double* p, const double* g, const double* g2, double* v,
@@ -150,12 +161,21 @@ cdef inline void gather_rows(floating* out, const floating* src, const Py_ssize_
 cdef inline double output_error(const floating* Z, const floating* b, const floating* Y,
                                 const floating* w, floating scale, floating* D,
                                 Py_ssize_t rows, Py_ssize_t cols,
-                                int out_act) noexcept nogil:
-    """D := (out_act(Z + b) - Y) * w * scale; return sum_i w_i loss_i"""
+                                const cymlp_output* out) noexcept nogil:
+    """D := dL/dU * w * scale (``O - Y`` for the paired losses); return sum_i w_i loss_i"""
     if floating is float:
-        return cymlp_output_error_f(Z, b, Y, w, scale, D, rows, cols, out_act)
+        return cymlp_output_error_f(Z, b, Y, w, scale, D, rows, cols, out)
     else:
-        return cymlp_output_error_d(Z, b, Y, w, scale, D, rows, cols, out_act)
+        return cymlp_output_error_d(Z, b, Y, w, scale, D, rows, cols, out)
+
+
+cdef inline void output_activation(floating* Z, const floating* b, Py_ssize_t rows,
+                                   Py_ssize_t cols, const cymlp_output* out) noexcept nogil:
+    """Z := f(Z + b) for the output step (one softmax per column group, if any)"""
+    if floating is float:
+        cymlp_output_activation_f(Z, b, rows, cols, out)
+    else:
+        cymlp_output_activation_d(Z, b, rows, cols, out)
 
 
 cdef inline void sgd_update(floating* p, const floating* g, const floating* g2, floating* v,

@@ -110,8 +110,9 @@ def keeps_input(int act):
 
 def output_error_memview(const floating[:, ::1] Z, const floating[::1] b,
                          const floating[:, ::1] Y, floating scale,
-                         floating[:, ::1] D, int out_act):
-    """Write the output error ``(out_act(Z + b) - Y) * scale`` into D; return the loss sum.
+                         floating[:, ::1] D, int out_act, double param=0.0,
+                         const Py_ssize_t[::1] group_ends=None):
+    """Write the output error ``dL/dU * scale`` into D; return the loss sum.
 
     Parameters
     ----------
@@ -119,23 +120,46 @@ def output_error_memview(const floating[:, ::1] Z, const floating[::1] b,
     b : ndarray of shape (cols,)
     scale : float
     out_act : int
-        Output activation code: softmax, logistic or identity.
+        Output code: an activation and its loss (``cymlp._names.LOSS_CODES``).
+    param : float, default=0.0
+        The huber threshold or the quantile level.
+    group_ends : ndarray of intp, optional
+        Softmax only: the end column of each group, increasing, the last ``cols``.
 
     Returns
     -------
     float
-        ``sum_i loss_i`` for the matched loss.
+        ``sum_i loss_i`` for the loss.
     """
     cdef double total
+    cdef cymlp_output out
     if not (Z.shape[0] == Y.shape[0] == D.shape[0] and
             Z.shape[1] == Y.shape[1] == D.shape[1] == b.shape[0]):
         raise ValueError("Z, Y, D and b shapes do not match")
+    out.code = out_act
+    out.param = param
+    out.group_ends = NULL
+    out.n_groups = 0
+    if group_ends is not None:
+        check_group_ends(group_ends, Z.shape[1])
+        out.group_ends = &group_ends[0]
+        out.n_groups = group_ends.shape[0]
     if Z.shape[0] == 0 or Z.shape[1] == 0:
         return 0.0
     with nogil:
         total = output_error(&Z[0, 0], &b[0], &Y[0, 0], NULL, scale, &D[0, 0],
-                             Z.shape[0], Z.shape[1], out_act)
+                             Z.shape[0], Z.shape[1], &out)
     return total
+
+
+cdef check_group_ends(const Py_ssize_t[::1] ends, Py_ssize_t cols):
+    cdef Py_ssize_t g, start = 0
+    if ends.shape[0] == 0 or ends[ends.shape[0] - 1] != cols:
+        raise ValueError("group_ends must end at the number of columns, %d" % cols)
+    for g in range(ends.shape[0]):
+        if ends[g] <= start:
+            raise ValueError("group_ends must be increasing and positive")
+        start = ends[g]
 
 
 def dropout_memview(const floating[:, ::1] src, floating[:, ::1] dst, unsigned int key,

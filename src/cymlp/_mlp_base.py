@@ -322,7 +322,7 @@ class _BaseMLP(_TrainingLoop, CallbackSupport, BaseEstimator):
             np.dtype(default_dtype)
         sizes = [coefs[0].shape[0]] + [W.shape[1] for W in coefs]
         network = Network(sizes, activation=self.activation, output=output,
-                          dtype=dtype.type, random_state=0)
+                          dtype=dtype.type, random_state=0, **self._loss_options())
         network.coefs = coefs
         network.intercepts = intercepts
         self._network = network
@@ -331,6 +331,11 @@ class _BaseMLP(_TrainingLoop, CallbackSupport, BaseEstimator):
                     **self._fresh_bookkeeping()}
         for name, value in defaults.items():
             self.__dict__.setdefault(name, value)
+
+    def _loss_options(self):
+        """The network's loss options beyond its output activation (``Network``'s
+        ``loss``, ``loss_param``, ``softmax_groups``); none by default."""
+        return {}
 
     def _continue_with(self, hidden):
         """Check that a warm or incremental fit continues the fitted network.
@@ -351,7 +356,13 @@ class _BaseMLP(_TrainingLoop, CallbackSupport, BaseEstimator):
                              "(loss changed?); a warm_start fit or partial_fit continues "
                              "the fitted network." % (output, network.output))
         if any(a != self.activation for a in network.hidden_activations):
-            self._network = network.with_activation(self.activation)
+            self._network = network = network.with_activation(self.activation)
+            self._bind_parameters()
+        options = self._loss_options()
+        current = network.output_options()
+        if options and {name: current[name] for name in options} != options:
+            # another loss of the same output (or its parameter): used from now on
+            self._network = network.with_loss(**options)
             self._bind_parameters()
 
     def _initialize(self, Y, layer_units, dtype):
@@ -365,7 +376,8 @@ class _BaseMLP(_TrainingLoop, CallbackSupport, BaseEstimator):
         self._network = Network(layer_units, activation=self.activation,
                                 output=self.out_activation_, dtype=dtype,
                                 random_state=self._random_state,
-                                init_factor=2.0 if self.activation == "logistic" else 6.0)
+                                init_factor=2.0 if self.activation == "logistic" else 6.0,
+                                **self._loss_options())
         self._bind_parameters()
         for name in ("_optimizer", "_stream_validation", "stopped_early_"):
             self.__dict__.pop(name, None)
@@ -406,22 +418,25 @@ class _BaseMLP(_TrainingLoop, CallbackSupport, BaseEstimator):
         return None
 
     def _split_validation(self, X, Y, sample_weight):
-        """scikit-learn's early-stopping split (same draws from the random state)."""
+        """scikit-learn's early-stopping split (same draws from the random state), by row
+        indices: returns the training rows' indices (in the order scikit-learn's
+        ``X_train`` has them) and the held-out part, so that training reads X in place
+        (no copy of the 90 %)."""
         # scikit-learn stratifies on its boolean label indicator (so its messages name
         # classes 'True'/'False'); the same split, the same words
         stratify = Y.astype(bool) if is_classifier(self) and self.n_outputs_ == 1 else None
-        arrays = (X, Y) if sample_weight is None else (X, Y, sample_weight)
-        parts = train_test_split(*arrays, random_state=self._random_state,
-                                 test_size=self.validation_fraction, stratify=stratify)
-        X_train, X_val, Y_train, Y_val = parts[:4]
-        w_train, w_val = (parts[4], parts[5]) if sample_weight is not None else (None, None)
-        if X_val.shape[0] < 2:
+        # train_test_split's draws depend on the row count and the strata only: splitting
+        # the indices splits the rows exactly as splitting X would
+        train_rows, val_rows = train_test_split(
+            np.arange(X.shape[0], dtype=np.intp), random_state=self._random_state,
+            test_size=self.validation_fraction, stratify=stratify)
+        if val_rows.shape[0] < 2:
             raise ValueError("The validation set is too small. Increase "
                              "'validation_fraction' or the size of your dataset.")
-        contiguous = lambda a: None if a is None else c_array(a)
-        held_out = (X_val, c_array(Y_val), self._decode_validation_targets(Y_val),
-                    contiguous(w_val))
-        return X_train, contiguous(Y_train), contiguous(w_train), held_out
+        Y_val = c_array(Y[val_rows])
+        w_val = None if sample_weight is None else c_array(sample_weight[val_rows])
+        held_out = (X[val_rows], Y_val, self._decode_validation_targets(Y_val), w_val)
+        return train_rows, held_out
 
     @staticmethod
     def _as_validation(held_out):

@@ -49,11 +49,11 @@ class _TrainingLoop:
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = self._make_optimizer()
         early_stopping = self.early_stopping
+        rows = None   # the rows trained on, when a validation part is held out of X
         if early_stopping and incremental:
-            X, Y, sample_weight, validation = self._streaming_validation(
-                X, Y, sample_weight, validation)
+            rows, validation = self._streaming_validation(X, Y, sample_weight, validation)
         elif early_stopping and validation is None:
-            X, Y, sample_weight, held_out = self._split_validation(X, Y, sample_weight)
+            rows, held_out = self._split_validation(X, Y, sample_weight)
             validation = self._as_validation(held_out)
         if validation is not None:
             # a warm fit after one without validation, or a model loaded from a file
@@ -61,9 +61,9 @@ class _TrainingLoop:
                 if getattr(self, name, None) is None:
                     setattr(self, name, [])
         X = engine_ready(X, self._network.dtype)
-        n_samples = X.shape[0]
+        order = np.arange(X.shape[0], dtype=np.intp) if rows is None else rows
+        n_samples = order.shape[0]
         batch_size = self._batch_size(n_samples)
-        order = np.arange(n_samples, dtype=np.intp)
         network, optimizer = self._network, self._optimizer
         optimizer.schedule = self._schedule(-(-n_samples // batch_size))
         # the masks' seed: drawn only when dropping (a fit without dropout draws exactly
@@ -85,10 +85,12 @@ class _TrainingLoop:
         One given to this call (``X_val``, ``y_val``) is used, and kept for the calls
         that give none; else the one kept; else, on the first call, ``validation_fraction``
         of this call's rows is held out (scikit-learn's split) and kept for every later
-        call.  Returns the rows to train on and the ``_Validation``."""
+        call.  Returns the indices of the rows to train on (None: all) and the
+        ``_Validation``."""
         kept = getattr(self, "_stream_validation", None)
+        rows = None
         if validation is None and kept is None:
-            X, Y, sample_weight, held_out = self._split_validation(X, Y, sample_weight)
+            rows, held_out = self._split_validation(X, Y, sample_weight)
         elif validation is not None:
             held_out = (validation.X_raw, validation.Y, validation.y, validation.w)
         else:
@@ -104,7 +106,7 @@ class _TrainingLoop:
         for name in ("validation_scores_", "validation_loss_curve_"):
             if getattr(self, name, None) is None:
                 setattr(self, name, [])
-        return X, Y, sample_weight, self._as_validation(self._stream_validation)
+        return rows, self._as_validation(self._stream_validation)
 
     def _end_streaming_call(self):
         """After a ``partial_fit`` call with early stopping: when the validation score
@@ -126,7 +128,7 @@ class _TrainingLoop:
                     incremental, validation, tasks, dropout):
         """The epoch loop of ``_fit_stochastic``."""
         early_stopping = self.early_stopping
-        n_samples = X.shape[0]
+        n_samples = order.shape[0]
         try:
             self.n_iter_ = 0
             for _ in range(self.max_iter):
@@ -218,10 +220,9 @@ class _TrainingLoop:
         """Score the validation set, and its loss: the training loss's data part on the
         validation samples plus the same L2 term (``penalty``, the epoch's), on the
         scale of ``loss_curve_``."""
-        score = self._score_validation(validation.X, validation.y, validation.w)
+        data_loss = self._network.data_loss(validation.X, validation.Y, validation.w)
+        score = self._score_validation(validation.X, validation.y, validation.w, data_loss)
         self.validation_scores_.append(score)
-        network = self._network
-        data_loss = network.data_loss(validation.X, validation.Y, validation.w)
         self.validation_loss_curve_.append(self._reported_loss(data_loss + penalty, penalty))
         if self.verbose:
             print("Validation score: %f" % score)

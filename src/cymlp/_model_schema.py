@@ -16,7 +16,8 @@ from numbers import Integral, Real
 import numpy as np
 
 from cymlp._model_reader import ModelFileError
-from cymlp._names import ACTIVATION_CODES, MAX_BLAS_SIZE, OUTPUT_CODES
+from cymlp._names import (ACTIVATION_CODES, LOSS_OUTPUTS, LOSS_PARAMETER_DEFAULTS,
+                          LOSS_PARAMETERS, MAX_BLAS_SIZE, OUTPUT_CODES, OUTPUT_LOSSES)
 
 FORMAT_NAME = "cymlp-model"
 FORMAT_VERSION = 1
@@ -36,7 +37,7 @@ _TOP_KEYS = {"format", "version", "kind", "dtype", "network", "params", "fitted"
              "label_type", "pipeline"}
 _OUTPUTS_OF = {"MLPClassifier": ("softmax", "logistic"),
                "MLPRegressor": ("identity", "exp")}
-_LABEL_TYPES = ("binary", "multiclass", "multilabel-indicator")
+_LABEL_TYPES = ("binary", "multiclass", "multilabel-indicator", "multiclass-multioutput")
 
 
 def _is_int(value):
@@ -100,11 +101,15 @@ class ModelSpec:
     activations: list      # hidden activation names
     output: str
     n_params: int
+    loss: str = ""                  # the output's loss (resolve_output)
+    loss_param: Optional[float] = None
+    softmax_groups: Optional[list] = None
     params: dict = field(default_factory=dict)   # estimator parameters
     fitted: dict = field(default_factory=dict)   # fitted attributes to set
     label_type: Optional[str] = None
     pipeline: Optional[dict] = None   # a pipeline's document (_pipeline_state), unchecked
     class_counts: tuple = ()  # lengths the classes member may have (classifiers)
+    # a multi-output classifier has one classes_<j> member per softmax group instead
 
     @property
     def n_inputs(self):
@@ -235,9 +240,11 @@ def check_network(network, where):
     ModelSpec
         With ``kind`` and ``dtype`` left unset.
     """
-    _require(isinstance(network, dict) and set(network) == {"layers", "steps",
-                                                            "activations", "output"},
-             where, "network must have exactly layers, steps, activations and output")
+    _require(isinstance(network, dict) and {"layers", "steps", "activations", "output"}
+             <= set(network) <= {"layers", "steps", "activations", "output", "loss",
+                                 "loss_param", "softmax_groups"},
+             where, "network must have exactly layers, steps, activations and output, and "
+             "may have loss, loss_param and softmax_groups")
     layers, steps = network["layers"], network["steps"]
     _require(isinstance(layers, list) and 1 <= len(layers) <= MAX_STEPS, where,
              "layers must be a list of 1 to %d layers", MAX_STEPS)
@@ -269,10 +276,81 @@ def check_network(network, where):
              "output must be one of %s", sorted(OUTPUT_CODES))
     _require(output != "softmax" or shapes[steps[-1]][1] >= 2, where,
              "a softmax output needs at least 2 units")
+    groups = network.get("softmax_groups")
+    _require(groups is None or (isinstance(groups, list) and len(groups) <= MAX_SIZE
+                                and all(_is_int(n) for n in groups)), where,
+             "softmax_groups must be a list of sizes")
+    param = network.get("loss_param")
+    _require(param is None or _is_real(param), where, "loss_param must be a number")
+    try:
+        loss, param, groups = resolve_output(output, network.get("loss"), param, groups,
+                                             shapes[steps[-1]][1])
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError("%s: %s" % (where, exc)) from None
     n_params = sum(a * b + b for a, b in shapes)
     _require(n_params <= MAX_SIZE, where, "%d parameters (at most %d)", n_params, MAX_SIZE)
     return ModelSpec(kind=None, dtype=None, layers=shapes, steps=[int(i) for i in steps],
-                     activations=list(activations), output=output, n_params=n_params)
+                     activations=list(activations), output=output, n_params=n_params,
+                     loss=loss, loss_param=param, softmax_groups=groups)
+
+
+def resolve_output(output, loss, loss_param, softmax_groups, n_out):
+    """Check an output step's loss options; return them with the defaults filled in.
+
+    Parameters
+    ----------
+    output : str
+        The output activation (a key of ``OUTPUT_CODES``).
+    loss : str or None
+        A loss computed with that activation (``LOSS_OUTPUTS``); None: the paired one.
+    loss_param : float or None
+        The huber threshold (default 1.35) or the quantile level (default 0.5); None
+        for the other losses.
+    softmax_groups : sequence of int or None
+        Softmax only: the sizes of the column groups that each get their own softmax
+        (summing to ``n_out``; a group of one always outputs 1, the label column of a
+        single class); None for one softmax over all outputs.
+    n_out : int
+        The output units.
+
+    Returns
+    -------
+    loss : str
+    loss_param : float or None
+    softmax_groups : list of int or None
+
+    Raises
+    ------
+    ValueError
+        Naming the option that does not fit.
+    """
+    if loss is None:
+        loss = OUTPUT_LOSSES[output]
+    if not isinstance(loss, str) or loss not in LOSS_OUTPUTS:
+        raise ValueError("unknown loss %r; choose from %s" % (loss, sorted(LOSS_OUTPUTS)))
+    if LOSS_OUTPUTS[loss] != output:
+        raise ValueError("loss %r is computed with output %r, not %r"
+                         % (loss, LOSS_OUTPUTS[loss], output))
+    if loss in LOSS_PARAMETERS:
+        name, low, high = LOSS_PARAMETERS[loss]
+        if loss_param is None:
+            loss_param = LOSS_PARAMETER_DEFAULTS[loss]
+        if (isinstance(loss_param, bool) or not isinstance(loss_param, Real)
+                or not low < loss_param < high):
+            raise ValueError("the %s loss needs %s in (%g, %g), got %r"
+                             % (loss, name, low, high, loss_param))
+        loss_param = float(loss_param)
+    elif loss_param is not None:
+        raise ValueError("loss %r takes no parameter, got loss_param=%r" % (loss, loss_param))
+    if softmax_groups is not None:
+        groups = [int(n) for n in softmax_groups]
+        if output != "softmax":
+            raise ValueError("softmax_groups needs a softmax output, not %r" % output)
+        if not groups or min(groups) < 1 or sum(groups) != n_out:
+            raise ValueError("softmax_groups %s must be positive sizes summing to the "
+                             "%d outputs" % (groups, n_out))
+        softmax_groups = None if len(groups) == 1 else groups
+    return loss, loss_param, softmax_groups
 
 
 def _check_params(params, where, estimator_class, spec):
@@ -307,8 +385,13 @@ def _check_params(params, where, estimator_class, spec):
              "activation %r but the network uses %s", activation, spec.activations)
     if estimator_class.__name__ == "MLPRegressor":
         loss = params.get("loss", "squared_error")
-        _require((loss == "poisson") == (spec.output == "exp"), where,
-                 "loss %r with output %r", loss, spec.output)
+        _require(loss == spec.loss, where, "loss %r but the network's loss is %r", loss,
+                 spec.loss)
+        if loss in LOSS_PARAMETERS:
+            name = LOSS_PARAMETERS[loss][0]
+            value = params.get(name, LOSS_PARAMETER_DEFAULTS[loss])
+            _require(value == spec.loss_param, where, "%s=%r but the network's loss_param "
+                     "is %r", name, value, spec.loss_param)
     return params
 
 
@@ -346,9 +429,14 @@ def _check_labels(label_type, where, spec):
              label_type, _LABEL_TYPES)
     n_out = spec.n_outputs
     if label_type == "multiclass":
-        _require(spec.output == "softmax" and n_out >= 3, where,
-                 "a multiclass model needs a softmax output of 3 or more classes")
+        _require(spec.output == "softmax" and n_out >= 3 and spec.softmax_groups is None,
+                 where, "a multiclass model needs a softmax output of 3 or more classes")
         spec.class_counts = (n_out,)
+    elif label_type == "multiclass-multioutput":
+        # label columns: one classes_<j> member per softmax group, of its size
+        _require(spec.output == "softmax" and spec.softmax_groups is not None, where,
+                 "a multi-output model needs a softmax output with softmax_groups")
+        spec.class_counts = ()
     elif label_type == "binary":
         # two classes, or one (fitted as scikit-learn does, to a constant)
         _require(spec.output == "logistic" and n_out == 1, where,

@@ -20,6 +20,41 @@ OUTPUT_LOSSES = {
     "exp": "poisson",
 }
 
+#: Every loss, the output activation it is computed with and the code of that pair in
+#: ``enum cymlp_activation`` (the paired losses share their activation's code; the
+#: others have their own, include/cymlp/losses.h).  Adding a loss means one entry in
+#: each, its case in losses.h and, if it takes a parameter, LOSS_PARAMETERS.
+LOSS_OUTPUTS = {
+    "squared_error": "identity",
+    "binary_log_loss": "logistic",
+    "log_loss": "softmax",
+    "poisson": "exp",
+    "absolute_error": "identity",
+    "huber": "identity",
+    "quantile": "identity",
+    "gamma": "exp",
+}
+#: The losses MLPRegressor takes (``loss=``).
+REGRESSION_LOSSES = ("squared_error", "poisson", "absolute_error", "huber", "quantile",
+                     "gamma")
+#: The regression losses whose early stopping and ``validation_scores_`` use minus the
+#: validation loss rather than R² (which would favour the conditional mean).
+LOSS_SCORED_LOSSES = ("absolute_error", "huber", "quantile", "gamma")
+#: The losses with an exp output (a log link): their targets are not standardized.
+LOG_LINK_LOSSES = ("poisson", "gamma")
+LOSS_CODES = {
+    "squared_error": 0, "binary_log_loss": 1, "log_loss": 4, "poisson": 5,
+    "absolute_error": 11, "huber": 12, "quantile": 13, "gamma": 14,
+}
+
+#: The losses with a parameter: its estimator parameter name and the open interval it
+#: lies in (the huber threshold in the target's units, the quantile level).
+LOSS_PARAMETERS = {"huber": ("huber_epsilon", 0.0, float("inf")),
+                   "quantile": ("quantile", 0.0, 1.0)}
+#: Their defaults: scikit-learn's HuberRegressor threshold (95% efficiency for normal
+#: residuals of unit scale) and the median.
+LOSS_PARAMETER_DEFAULTS = {"huber": 1.35, "quantile": 0.5}
+
 #: The largest layer size or parameter count: BLAS takes 32-bit sizes.  The engine
 #: refuses more, and Network and model files check it before allocating.
 MAX_BLAS_SIZE = 2 ** 31 - 1

@@ -4,6 +4,16 @@
 
 # -- forward ------------------------------------------------------------------
 
+cdef inline void step_activation(const Step* s, bint is_output, floating* dst,
+                                 const floating* params, Py_ssize_t rows) noexcept nogil:
+    """dst := f(dst + b) for step s (the output step: its own activation, with one
+    softmax per column group if it has groups)."""
+    if is_output:
+        output_activation(dst, params + s.b_off, rows, s.n_out, &s.output)
+    else:
+        bias_activation(dst, params + s.b_off, rows, s.n_out, s.act, NULL)
+
+
 cdef void forward_block(const Step* steps, Py_ssize_t n_steps, const floating* params,
                         const floating* X, const SparseInput* sx, Py_ssize_t rows,
                         floating* out, floating* scratch,
@@ -25,7 +35,7 @@ cdef void forward_block(const Step* steps, Py_ssize_t n_steps, const floating* p
         else:
             gemm(False, False, <int>rows, <int>s.n_out, <int>s.n_in, 1, src, <int>s.n_in,
                  params + s.w_off, <int>s.n_out, 0, dst, <int>s.n_out)
-        bias_activation(dst, params + s.b_off, rows, s.n_out, s.act, NULL)
+        step_activation(s, k == n_steps - 1, dst, params, rows)
         src = dst
 
 
@@ -171,7 +181,7 @@ cdef int predict_small(const Step* steps, Py_ssize_t n_steps, Py_ssize_t max_out
             memcpy(dst, partial, n * sizeof(floating))
             for c in range(1, s.k_blocks):
                 add_scaled(dst, partial + c * stride, n, 1)
-        bias_activation(dst, params + s.b_off, rows, s.n_out, s.act, NULL)
+        step_activation(s, k == n_steps - 1, dst, params, rows)
         src = dst
     free(memory)
     return 0

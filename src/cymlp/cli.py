@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from cymlp._cli_errors import EXIT_ERROR, EXIT_INTERRUPTED, CLIError
-from cymlp._names import ACTIVATION_CODES   # a plain dict: no numpy, no scikit-learn
+from cymlp._names import ACTIVATION_CODES, REGRESSION_LOSSES   # plain data: no numpy
 from cymlp._version import __version__
 
 __all__ = ["CLIError", "EXIT_ERROR", "EXIT_INTERRUPTED", "build_parser", "main"]
@@ -138,6 +138,16 @@ def build_parser():
                        help="activation of the hidden layers")
     train.add_argument("--solver", default="adam", choices=["adam", "adamw", "sgd"],
                        help="optimizer")
+    train.add_argument("--loss", default=None, choices=REGRESSION_LOSSES,
+                       help="a regressor's loss (default squared_error): absolute_error "
+                            "and huber resist outliers, quantile predicts --quantile's "
+                            "quantile, poisson and gamma (targets > 0) a log-link mean; "
+                            "a classifier's is the cross-entropy")
+    train.add_argument("--quantile", type=_fraction, default=None,
+                       help="with --loss quantile: the quantile level (default 0.5)")
+    train.add_argument("--huber-epsilon", type=_positive_float, default=None,
+                       help="with --loss huber: the threshold, in standard deviations of "
+                            "a table's target (default 1.35)")
     train.add_argument("--dropout", type=_unit_rate, default=None,
                        help="dropout rate of the hidden layers while training, in [0, 1)")
     train.add_argument("--epochs", type=_positive_int, default=30, action=_Given,

@@ -6,7 +6,8 @@ Layout (``numpy.savez``, loaded with ``allow_pickle=False``):
   network (layer shapes, which layer each step uses, activations, output) and, for
   estimators, their parameters and fitted attributes;
 - ``params``: the flat parameter buffer;
-- ``classes``, ``feature_names``: arrays, when the model has them;
+- ``classes``, ``feature_names``: arrays, when the model has them (a multi-output
+  classifier has ``classes_0``, ``classes_1``... instead, one per label column);
 - ``state_0``, ``state_1``...: for a ``Pipeline`` (a table's preprocessing, then the
   estimator), the arrays of its transformers, whose classes and states the header's
   ``pipeline`` entry lists (``_pipeline_state``);
@@ -20,6 +21,7 @@ new optimizer.
 """
 import hashlib
 import json
+import numbers
 from pathlib import Path
 from typing import Any, Union
 
@@ -30,11 +32,12 @@ from cymlp import _model_reader as _reader
 from cymlp import _model_schema as _schema
 from cymlp import _pipeline_state
 from cymlp._files import replaced_atomically
+from cymlp._label_columns import LabelColumns
 from cymlp._model_reader import ModelFileError
 from cymlp._model_schema import FORMAT_NAME, FORMAT_VERSION
 from cymlp._typing import PathLike
 from cymlp.estimators import MLPClassifier, MLPRegressor
-from cymlp.network import Network, _rebuild, steps_of
+from cymlp.network import Network, _rebuild, output_options_of, steps_of
 
 _ESTIMATORS: dict[str, type] = {"MLPClassifier": MLPClassifier,
                                 "MLPRegressor": MLPRegressor}
@@ -44,7 +47,8 @@ _FITTED_SCALARS = tuple(name for name in _schema.FITTED_ATTRIBUTES if name not i
 
 def _build_network(spec, params):
     """The network a checked ``ModelSpec`` describes, holding ``params``."""
-    return _rebuild(steps_of(spec), spec.activations, spec.output, spec.dtype.type, params)
+    return _rebuild(steps_of(spec), spec.activations, spec.output, spec.dtype.type, params,
+                    output_options_of(spec))
 
 
 def _jsonable(value):
@@ -149,8 +153,12 @@ def save(model: Any, path: PathLike) -> Path:
         header["fitted"].update({k: list(map(float, getattr(model, k))) for k in _FITTED_LISTS
                                  if getattr(model, k, None) is not None})
         if hasattr(model, "classes_"):
-            entries["classes"] = np.asarray(model.classes_)
             header["label_type"] = model._label_binarizer.y_type_
+            if isinstance(model._label_binarizer, LabelColumns):
+                for j, classes in enumerate(model.classes_):
+                    entries[column_classes_member(j)] = _storable_labels(classes, j)
+            else:
+                entries["classes"] = np.asarray(model.classes_)
         if hasattr(model, "feature_names_in_"):
             entries["feature_names"] = np.asarray(model.feature_names_in_, dtype=str)
     else:
@@ -172,7 +180,7 @@ def save(model: Any, path: PathLike) -> Path:
     path = Path(path)
     with replaced_atomically(path) as out:
         # (the member names are ours, never numpy's allow_pickle keyword)
-        np.savez(out, **entries)  # type: ignore[arg-type]
+        np.savez(out, **entries)
     return path
 
 
@@ -180,11 +188,52 @@ _MEMBERS = {"header", "params", "checksum", "classes", "feature_names"}
 
 
 def _allowed_member(name):
-    """A member name a model file may hold (a pipeline's arrays are state_0, state_1...)."""
+    """A member name a model file may hold (a pipeline's arrays are state_0, state_1...,
+    a multi-output classifier's classes classes_0, classes_1...)."""
+    if not isinstance(name, str):
+        return False
     if name in _MEMBERS:
         return True
-    return (isinstance(name, str) and name.startswith("state_") and name[6:].isdigit()
-            and name[6:] == str(int(name[6:])) and int(name[6:]) < _pipeline_state.MAX_ARRAYS)
+    for prefix, limit in (("state_", _pipeline_state.MAX_ARRAYS),
+                          ("classes_", _MAX_LABEL_COLUMNS)):
+        number = name[len(prefix):]
+        if (name.startswith(prefix) and number.isdigit() and number == str(int(number))
+                and int(number) < limit):
+            return True
+    return False
+
+
+#: At most this many label columns (softmax groups) in a multi-output classifier file.
+_MAX_LABEL_COLUMNS = 100000
+
+
+def column_classes_member(j):
+    """The member holding the classes of label column j of a multi-output classifier.
+
+    Parameters
+    ----------
+    j : int
+        The column.
+
+    Returns
+    -------
+    str
+        ``classes_<j>``.
+    """
+    return "classes_%d" % j
+
+
+def _storable_labels(classes, j):
+    """One column's classes as an array numpy saves without pickling (numbers or text)."""
+    classes = np.asarray(classes)
+    if classes.dtype != object:
+        return classes
+    if all(isinstance(c, str) for c in classes):
+        return classes.astype(str)
+    if all(isinstance(c, (numbers.Real, np.bool_)) for c in classes):
+        return np.asarray(classes.tolist())
+    raise ValueError("label column %d mixes text and numbers; a model file stores a "
+                     "column's labels as one or the other" % j)
 _REQUIRED = {"header", "params", "checksum"}
 
 
@@ -254,7 +303,10 @@ def _read_model(path):
         header = _schema.parse_header(entries["header"], path)
         spec = _schema.check_header(header, path, _ESTIMATORS)
         expected = {"params": (_float_dtype(spec.dtype), (spec.n_params,))}
-        if spec.kind == "MLPClassifier":
+        if spec.label_type == "multiclass-multioutput":
+            for j, size in enumerate(spec.softmax_groups):
+                expected[column_classes_member(j)] = (_label_dtype, (size,))
+        elif spec.kind == "MLPClassifier":
             expected["classes"] = (_label_dtype, _class_count_check(spec.class_counts))
         if spec.kind != "Network":
             expected["feature_names"] = (_name_dtype, (spec.fitted["n_features_in_"],))
@@ -271,8 +323,11 @@ def _read_model(path):
             if name not in expected and name not in entries:
                 raise ModelFileError("%s: a %s model has no member %r"
                                      % (path, spec.kind, name))
-        if spec.kind == "MLPClassifier" and "classes" not in members:
-            raise ModelFileError("%s: a classifier needs its classes member" % path)
+        needed = ([column_classes_member(j) for j in range(len(spec.softmax_groups))]
+                  if spec.label_type == "multiclass-multioutput" else ["classes"])
+        if spec.kind == "MLPClassifier" and not set(needed) <= set(members):
+            raise ModelFileError("%s: a classifier needs its classes member%s"
+                                 % (path, "s" if len(needed) > 1 else ""))
         for name, (check_dtype, shape) in expected.items():
             if name in members:
                 entries[name] = _reader.read_member(archive, members[name], path,
@@ -282,8 +337,9 @@ def _read_model(path):
         raise ModelFileError("%s is corrupted: its SHA-256 checksum does not match" % path)
     if not np.isfinite(entries["params"]).all():
         raise ModelFileError("%s has NaN or infinite parameters" % path)
-    if "classes" in entries:
-        _check_classes(entries["classes"], spec, path)
+    for name in entries:
+        if name == "classes" or name.startswith("classes_"):
+            _check_classes(entries[name], spec, path)
     return spec, entries
 
 
@@ -352,7 +408,11 @@ def _load_checked(path):
     model = _ESTIMATORS[spec.kind](**spec.params)
     for name, value in spec.fitted.items():
         setattr(model, name, value)
-    if "classes" in entries:
+    if spec.label_type == "multiclass-multioutput":
+        model._label_binarizer = LabelColumns(
+            [entries[column_classes_member(j)] for j in range(len(spec.softmax_groups))])
+        model.classes_ = model._label_binarizer.classes_
+    elif "classes" in entries:
         binarizer = LabelBinarizer()
         if spec.label_type == "multilabel-indicator":
             binarizer.fit(np.eye(entries["classes"].size, dtype=int))

@@ -19,8 +19,8 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 
 from cymlp._engine import EPOCH_DIVERGED, Engine
-from cymlp._model_schema import MAX_SIZE, check_network
-from cymlp._names import ACTIVATION_CODES, OUTPUT_CODES, OUTPUT_LOSSES
+from cymlp._model_schema import MAX_SIZE, check_network, resolve_output
+from cymlp._names import ACTIVATION_CODES, LOSS_CODES, OUTPUT_CODES, OUTPUT_LOSSES
 from cymlp._typing import FloatArray, MatrixLike, RandomStateLike
 from cymlp._threads import (MIN_PREDICT_ROWS, install_thread_queries, prediction_plan,
                             training_plan)
@@ -173,11 +173,14 @@ class Network:
 
     Step k computes ``O_k = f_k(O_{k-1} W_k + b_k)`` with ``O_0 = X`` (rows are
     samples).  Hidden steps use ``activation``; the output step uses ``output``,
-    which also fixes the loss so that the output error is ``O - Y``:
+    which also fixes the default loss so that the output error is ``O - Y``:
     softmax + cross-entropy (each row of Y a distribution: one-hot or soft labels),
     logistic + binary cross-entropy, identity + squared error
-    (``1/2 sum (O - Y)^2``), exp + half Poisson deviance.  Losses are means over
-    samples (weighted, if sample weights are given) plus ``alpha / (2 n) * sum ||W||^2``.
+    (``1/2 sum (O - Y)^2``), exp + half Poisson deviance.  ``loss`` picks another
+    one computed with the same output: absolute error, huber or quantile (pinball)
+    with identity, half gamma deviance with exp (include/cymlp/losses.h has each
+    formula and gradient).  Losses are means over samples (weighted, if sample
+    weights are given) plus ``alpha / (2 n) * sum ||W||^2``.
 
     Parameters
     ----------
@@ -189,7 +192,19 @@ class Network:
         (slope 0.01 below 0), 'elu' (alpha 1), 'gelu' (exact, ``u Phi(u)``), 'silu'
         (``u logistic(u)``) or 'softplus'.
     output : {'softmax', 'logistic', 'identity', 'exp'}, default='softmax'
-        Output activation (and so the loss).
+        Output activation (and so the default loss).
+    loss : str, optional
+        'squared_error', 'absolute_error', 'huber' or 'quantile' with an identity
+        output; 'poisson' or 'gamma' (positive targets) with exp; 'log_loss' with
+        softmax; 'binary_log_loss' with logistic.  Default: the output's paired loss.
+    loss_param : float, optional
+        The huber threshold (in the target's units; default 1.35) or the quantile
+        level in (0, 1) (default 0.5).
+    softmax_groups : sequence of int, optional
+        With a softmax output: sizes of consecutive column groups (summing to the
+        outputs) that each get their own softmax and cross-entropy,
+        the loss being their sum: one group per label column of a multi-output
+        classifier.  Each group of each row of Y must be a distribution.
     dtype : {numpy.float32, numpy.float64}, default=numpy.float64
         Or anything ``numpy.dtype`` reads as one of them ('float32', 'f8'...).
     random_state : int, RandomState or None
@@ -221,6 +236,8 @@ class Network:
 
     def __init__(self, layers: Sequence[Union[int, "Dense"]],
                  activation: Union[str, Sequence[str]] = "relu", output: str = "softmax", *,
+                 loss: Optional[str] = None, loss_param: Optional[float] = None,
+                 softmax_groups: Optional[Sequence[int]] = None,
                  dtype: Any = np.float64, random_state: RandomStateLike = None,
                  init_factor: Optional[float] = None) -> None:
         steps = _as_steps(layers)
@@ -236,6 +253,8 @@ class Network:
         if output == "softmax" and steps[-1].n_out < 2:
             raise ValueError("a softmax output needs at least 2 units (one unit would "
                              "always output 1); use output='logistic' for one")
+        self._loss, self.loss_param, self.softmax_groups = resolve_output(
+            output, loss, loss_param, softmax_groups, steps[-1].n_out)
         self.layers: list[Dense] = []
         self.step_layers: list[int] = []
         index_of = {}   # id(Dense) -> its index in self.layers (one pass, not a scan)
@@ -267,13 +286,15 @@ class Network:
             self._intercept_slices.append((offset, offset + b))
             offset += b
         codes = [ACTIVATION_CODES[name] for name in self.hidden_activations]
-        codes.append(OUTPUT_CODES[self.output])
+        codes.append(LOSS_CODES[self._loss])
         engine_steps = []
         for k, layer_index in enumerate(self.step_layers):
             a, b = shapes[layer_index]
             engine_steps.append((a, b, self._coef_slices[layer_index][0],
                                  self._intercept_slices[layer_index][0], codes[k]))
-        self._engine = Engine(self._params, self._grads, engine_steps, n_coef)
+        self._engine = Engine(self._params, self._grads, engine_steps, n_coef,
+                              loss_param=self.loss_param or 0.0,
+                              softmax_groups=self.softmax_groups)
         if self._engine.max_k_blocks > 1:
             # small predictions may then split W over threads (Engine.predict)
             install_thread_queries()
@@ -297,8 +318,19 @@ class Network:
 
     @property
     def loss_name(self) -> str:
-        """Name of the loss the output activation is paired with."""
-        return OUTPUT_LOSSES[self.output]
+        """Name of the loss (the constructor's ``loss``, or the output's paired one)."""
+        return self._loss
+
+    def output_options(self) -> dict[str, Any]:
+        """The loss options a copy of this network needs.
+
+        Returns
+        -------
+        dict
+            ``loss``, ``loss_param`` and ``softmax_groups``, as ``Network`` takes them.
+        """
+        return {"loss": self._loss, "loss_param": self.loss_param,
+                "softmax_groups": self.softmax_groups}
 
     @property
     def n_coef(self) -> int:
@@ -379,6 +411,11 @@ class Network:
             coef[...] = rng.uniform(-bound, bound, coef.shape)
             intercept[...] = rng.uniform(-bound, bound, intercept.shape)
 
+    def _softmax_spans(self):
+        """(start, stop) of each softmax column group (one span without groups)."""
+        ends = np.cumsum(self.softmax_groups or [self.n_outputs])
+        return list(zip([0, *ends[:-1].tolist()], ends.tolist()))
+
     def _step_copies(self):
         """New Dense objects, one per step, shared as this network shares its layers."""
         layers = [Dense(layer.n_in, layer.n_out) for layer in self.layers]
@@ -398,7 +435,27 @@ class Network:
             A new network with a copy of these parameters.
         """
         return _rebuild(self._step_copies(), activation, self.output, self.dtype.type,
-                        self._params)
+                        self._params, self.output_options())
+
+    def with_loss(self, loss: str, loss_param: Optional[float] = None) -> "Network":
+        """Return a copy of this network trained with another loss of the same output.
+
+        Parameters
+        ----------
+        loss : str
+            A loss computed with this network's output activation (see the class
+            docstring).
+        loss_param : float, optional
+            As in the constructor.
+
+        Returns
+        -------
+        Network
+            A new network with a copy of these parameters.
+        """
+        options = {**self.output_options(), "loss": loss, "loss_param": loss_param}
+        return _rebuild(self._step_copies(), list(self.hidden_activations), self.output,
+                        self.dtype.type, self._params, options)
 
     def layout(self) -> dict[str, Any]:
         """Describe the layer layout as plain lists and strings.
@@ -408,12 +465,20 @@ class Network:
         dict
             ``layers``: ``[n_in, n_out]`` per unique layer, in order of first use;
             ``steps``: the layer index each step applies; ``activations``: the hidden
-            activation names; ``output``: the output activation.
+            activation names; ``output``: the output activation; and, when they are
+            not the defaults, ``loss``, ``loss_param`` and ``softmax_groups``.
         """
-        return {"layers": [[layer.n_in, layer.n_out] for layer in self.layers],
-                "steps": list(self.step_layers),
-                "activations": list(self.hidden_activations),
-                "output": self.output}
+        layout = {"layers": [[layer.n_in, layer.n_out] for layer in self.layers],
+                  "steps": list(self.step_layers),
+                  "activations": list(self.hidden_activations),
+                  "output": self.output}
+        if self._loss != OUTPUT_LOSSES[self.output]:
+            layout["loss"] = self._loss
+        if self.loss_param is not None:
+            layout["loss_param"] = self.loss_param
+        if self.softmax_groups is not None:
+            layout["softmax_groups"] = list(self.softmax_groups)
+        return layout
 
     # -- pickling, copying, skops: the state is the layout, the dtype and the parameters
     # (plain lists, strings and one array); the compiled engine, the locks and the
@@ -440,13 +505,17 @@ class Network:
             raise ValueError("invalid Network state: params must be a %s array of shape "
                              "(%d,)" % (state["dtype"], spec.n_params))
         self.__init__(steps_of(spec), spec.activations, spec.output,
-                      dtype=np.dtype(state["dtype"]).type, random_state=0)
+                      dtype=np.dtype(state["dtype"]).type, random_state=0,
+                      **output_options_of(spec))
         self.params = params
 
     def __repr__(self):
         sizes = [self.n_inputs] + [self.layers[i].n_out for i in self.step_layers]
-        return "Network(%s, activation=%r, output=%r, dtype=%s)" % (
-            sizes, self.hidden_activations, self.output, self.dtype.name)
+        options = "".join(", %s=%r" % (name, value) for name, value in
+                          self.layout().items() if name in ("loss", "loss_param",
+                                                            "softmax_groups"))
+        return "Network(%s, activation=%r, output=%r%s, dtype=%s)" % (
+            sizes, self.hidden_activations, self.output, options, self.dtype.name)
 
     # -- checks -----------------------------------------------------------
 
@@ -477,7 +546,12 @@ class Network:
         if Y.shape[0] != X.shape[0]:
             raise ValueError("X has %d rows but Y has %d" % (X.shape[0], Y.shape[0]))
         if self.output == "softmax":
-            _check_distributions(Y)
+            for start, stop in self._softmax_spans():
+                _check_distributions(Y[:, start:stop])
+        elif self._loss == "gamma" and not (Y > 0).all():
+            raise ValueError("the gamma loss needs targets > 0")
+        elif self._loss == "poisson" and not (Y >= 0).all():
+            raise ValueError("the poisson loss needs targets >= 0")
         weights = check_sample_weight(sample_weight, X.shape[0], self.dtype)
         return X, Y, weights
 
@@ -850,7 +924,23 @@ def steps_of(spec):
     return [layers[i] for i in spec.steps]
 
 
-def _rebuild(steps, activations, output, dtype, params):
-    net = Network(steps, activations, output, dtype=dtype, random_state=0)
+def output_options_of(spec):
+    """The ``Network`` loss options of a checked layout (``check_network``'s spec).
+
+    Parameters
+    ----------
+    spec : ModelSpec
+
+    Returns
+    -------
+    dict
+        ``loss``, ``loss_param`` and ``softmax_groups``.
+    """
+    return {"loss": spec.loss, "loss_param": spec.loss_param,
+            "softmax_groups": spec.softmax_groups}
+
+
+def _rebuild(steps, activations, output, dtype, params, options):
+    net = Network(steps, activations, output, dtype=dtype, random_state=0, **options)
     net.params = params
     return net

@@ -145,6 +145,7 @@ def _graph_for(scope, operator, container):
 
 def _forward(graph, network, x):
     """Emit the forward pass of ``network`` on input ``x``; return the output's name."""
+    _check_exportable(network)
     coefs, intercepts = network.coefs, network.intercepts
     weights = {}   # unique layer index -> (W name, b name): a shared layer is stored once
     activations = list(network.hidden_activations) + [network.output]
@@ -160,6 +161,14 @@ def _forward(graph, network, x):
         else:
             x = _ACTIVATIONS[activations[k]](graph, x)
     return x
+
+
+def _check_exportable(network):
+    """Refuse what the graphs here do not express: one softmax per column group."""
+    if network.softmax_groups is not None:
+        raise ValueError("ONNX export of a softmax output with column groups (a "
+                         "multi-output classifier's label columns) is not supported; "
+                         "such models predict in Python and save to model files")
 
 
 def _onnx_classes(model):
@@ -188,7 +197,7 @@ def _classifier_shapes(operator):
     from skl2onnx.common.data_types import Int64TensorType, StringTensorType
     _check_float_input(operator)
     model = operator.raw_operator
-    model._fitted_network()
+    _check_exportable(model._fitted_network())
     n = operator.inputs[0].get_first_dimension()
     _, label_proto = _onnx_classes(model)
     if _is_multilabel(model):

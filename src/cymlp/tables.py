@@ -26,11 +26,15 @@ the rules the command line applies, stated here once:
   either.
 
 For a regressor the last step is a ``TransformedTargetRegressor`` that standardizes
-the target for training; predictions and scores are in the target's own units.
+the target for training; predictions and scores are in the target's own units.  A
+regressor with a log-link loss (``poisson``, ``gamma``) takes the target as it is
+(standardizing would make some targets negative).
 """
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from cymlp._names import LOG_LINK_LOSSES
 
 #: At most this many one-hot features per categorical column (the infrequent pool is
 #: one of them), and categories seen on fewer rows than this are pooled.
@@ -276,7 +280,8 @@ def make_table_pipeline(estimator, X, *, drop=None, categorical=None,
     ----------
     estimator : MLPClassifier or MLPRegressor
         Any scikit-learn classifier or regressor works; a regressor is wrapped in a
-        ``TransformedTargetRegressor`` that standardizes the target.
+        ``TransformedTargetRegressor`` that standardizes the target (unless its
+        ``loss`` is 'poisson' or 'gamma').
     X : pandas.DataFrame
         The feature columns (not the target).
     drop : list of str or str, optional
@@ -312,7 +317,7 @@ def make_table_pipeline(estimator, X, *, drop=None, categorical=None,
 
     roles = column_roles(X, drop=drop, categorical=categorical)
     model = estimator
-    if is_regressor(estimator):
+    if is_regressor(estimator) and getattr(estimator, "loss", None) not in LOG_LINK_LOSSES:
         model = TransformedTargetRegressor(regressor=estimator, transformer=StandardScaler())
     preprocessor = make_preprocessor(roles, max_categories=max_categories,
                                      min_frequency=min_frequency)
