@@ -298,30 +298,62 @@ def test_training_plan_holds_blas_at_one_thread_and_restores_it():
             assert _scipy_blas_threads() == 1
             with _threads.prediction_plan(10000) as n_chunks:   # nested in training
                 assert n_chunks == 2
-            with _threads.prediction_plan(100) as n_chunks:
-                assert n_chunks == 1
+            with _threads.prediction_plan(64) as n_chunks:
+                assert n_chunks == 1   # one block of 64 rows
             assert _scipy_blas_threads() == 1
         assert _scipy_blas_threads() == 2
 
 
-def test_prediction_plan_holds_blas_for_large_predictions_only():
+def test_prediction_plan_holds_blas_at_one_thread_for_every_gemm_prediction():
+    # one BLAS thread per block whatever the chunk count: the same arithmetic however
+    # busy the machine is (test_determinism.py)
     with threadpool_limits(2):
-        with _threads.prediction_plan(10000) as n_chunks:
-            assert n_chunks == 2
-            assert _scipy_blas_threads() == 1
-        assert _scipy_blas_threads() == 2
-        with _threads.prediction_plan(2047) as n_chunks:
-            assert n_chunks == 1
+        for rows, chunks in ((10000, 2), (300, 2), (64, 1), (8, 1)):
+            with _threads.prediction_plan(rows) as n_chunks:
+                assert n_chunks == chunks
+                assert _scipy_blas_threads() == 1
             assert _scipy_blas_threads() == 2
     with threadpool_limits(1), _threads.prediction_plan(10000) as n_chunks:
         assert n_chunks == 1
 
 
+def test_a_plan_started_and_ended_in_other_threads_holds_and_lifts_blas():
+    # threadpoolctl 3.8 ignores limits from threads other than its controlling one:
+    # cymlp sets OpenBLAS itself, from whichever thread starts or ends the last plan
+    started, release = threading.Event(), threading.Event()
+
+    def hold():
+        with _threads.prediction_plan(10000):
+            started.set()
+            release.wait(10)
+
+    with threadpool_limits(2):
+        worker = threading.Thread(target=hold)
+        worker.start()
+        assert started.wait(10)
+        assert _scipy_blas_threads() == 1
+        with _threads.training_plan(128) as split:   # joins the hold
+            assert split == (2, False)
+        assert _scipy_blas_threads() == 1           # the worker still holds it
+        release.set()
+        worker.join()
+        assert _scipy_blas_threads() == 2 and not _threads._holders
+
+
 @pytest.mark.parametrize("threads, rows, expected", [
-    (2, 2047, 1), (2, 2048, 2), (4, 3000, 2), (8, 100000, 8), (1, 10**6, 1),
+    (2, 7, 1), (2, 8, 1), (2, 64, 1), (2, 65, 2), (4, 600, 2), (4, 3000, 4),
+    (8, 100000, 8), (1, 10**6, 1),
 ])
 def test_chunks_for_prediction(threads, rows, expected):
     assert _threads.chunks_for_prediction(threads, rows) == expected
+
+
+@pytest.mark.parametrize("rows, expected", [
+    (8, (64, 1)), (100, (64, 2)), (129, (96, 2)), (400, (224, 2)), (1000, (512, 2)),
+    (2048, (1024, 2)), (2049, (544, 4)), (3000, (768, 4)), (10000, (1024, 10)),
+])
+def test_prediction_blocks_depend_on_the_row_count_alone(rows, expected):
+    assert _threads.prediction_blocks(rows) == expected
 
 
 def test_one_blas_thread_means_no_split():
@@ -461,18 +493,22 @@ def test_an_interrupt_while_taking_or_lifting_the_blas_limit_restores_blas(monke
             with _threads.training_plan(128):
                 pass
         monkeypatch.setattr(_threads, "_read_blas_threads", real)
-        assert _scipy_blas_threads() == 2 and _threads._owner is None
+        assert _scipy_blas_threads() == 2 and not _threads._holders
 
-        limiter_type = type(_threads._blas_libraries().limit(limits=2))
+        real_set = _threads._set_thread_counts
+        lifts = []
 
-        def interrupted_exit(self, *args):
-            raise KeyboardInterrupt
+        def interrupted_lift(counts):
+            lifts.append(1)
+            if len(lifts) == 1:   # Ctrl-C in the first attempt to put BLAS back
+                raise KeyboardInterrupt
+            real_set(counts)
 
         with pytest.raises(KeyboardInterrupt):
             with _threads.training_plan(128):
-                monkeypatch.setattr(limiter_type, "__exit__", interrupted_exit)
+                monkeypatch.setattr(_threads, "_set_thread_counts", interrupted_lift)
         monkeypatch.undo()
-        assert _scipy_blas_threads() == 2 and _threads._owner is None
+        assert _scipy_blas_threads() == 2 and not _threads._holders
         with _threads.training_plan(128) as split:   # and the next plan works as usual
             assert split.n_chunks == 2 and _scipy_blas_threads() == 1
         assert _scipy_blas_threads() == 2

@@ -52,8 +52,13 @@ cdef extern from "Python.h":
     int PyErr_CheckSignals() except -1
 
 cdef enum:
-    # Rows per block when a whole data set goes through (prediction, full gradient).
+    # Rows per block when a whole data set goes through the full gradient.
     BLOCK_ROWS = 1024
+    # A prediction of n rows goes in blocks of predict_block_rows(n) rows (at most
+    # this many) at fixed offsets, whatever the chunk count: float32 gemm sums in an
+    # order that depends on the row count (cymlp._threads.prediction_blocks, its twin,
+    # says more).
+    PREDICT_BLOCK_ROWS = 1024
     # Check for Ctrl-C after about this many multiply-adds of training work.
     SIGNAL_CHECK_WORK = 20000000
     # Below this many rows, prediction goes row by row through row_product (rowproduct.h):
@@ -512,6 +517,7 @@ cdef class Engine:
         job.n_in = self.n_in
         job.n_out = self.n_out
         job.n_chunks = max(1, min(n_chunks, n))
+        job.block_rows = predict_block_rows(n)
         job.params = p
         job.X = x
         job.sx = &sx if x == NULL else NULL

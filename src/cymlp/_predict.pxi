@@ -4,6 +4,16 @@
 
 # -- forward ------------------------------------------------------------------
 
+cdef inline Py_ssize_t predict_block_rows(Py_ssize_t n) noexcept nogil:
+    """Rows per block of an n-row prediction: an even number of blocks, two per 2048
+    rows begun (so that two threads share even a hundred rows, each packing W once per
+    block), each a multiple of 32 from 64 to PREDICT_BLOCK_ROWS rows.  A function of n
+    alone (cymlp._threads.prediction_blocks is its twin)."""
+    cdef Py_ssize_t blocks = 2 * ((n + 2047) // 2048)
+    cdef Py_ssize_t block = ((n + blocks - 1) // blocks + 31) // 32 * 32
+    return min(<Py_ssize_t>PREDICT_BLOCK_ROWS, max(<Py_ssize_t>64, block))
+
+
 cdef inline void step_activation(const Step* s, bint is_output, floating* dst,
                                  const floating* params, Py_ssize_t rows) noexcept nogil:
     """dst := f(dst + b) for step s (the output step: its own activation, with one
@@ -42,12 +52,13 @@ cdef void forward_block(const Step* steps, Py_ssize_t n_steps, const floating* p
 cdef int predict_all(const Step* steps, Py_ssize_t n_steps, Py_ssize_t max_width,
                      const floating* params, const floating* X, const SparseInput* sx,
                      Py_ssize_t row0, Py_ssize_t n, Py_ssize_t n_in, floating* out,
-                     Py_ssize_t n_out) noexcept nogil:
+                     Py_ssize_t n_out, Py_ssize_t block_rows) noexcept nogil:
     """Forward pass over the n rows from ``row0`` of X (or of the CSR input ``sx``), in
-    blocks; private scratch, so threads may share a model.
+    blocks of ``block_rows`` from row0 (a multiple of it); private scratch, so threads
+    may share a model.
 
     Returns -1 when the scratch memory cannot be allocated, else 0."""
-    cdef Py_ssize_t block = n if n < BLOCK_ROWS else BLOCK_ROWS
+    cdef Py_ssize_t block = n if n < block_rows else block_rows
     cdef Py_ssize_t start, rows
     cdef SparseInput rows_of
     cdef floating* scratch = <floating*>malloc(2 * block * max_width * sizeof(floating))
@@ -69,7 +80,7 @@ cdef int predict_all(const Step* steps, Py_ssize_t n_steps, Py_ssize_t max_width
 
 cdef struct PredictJob:
     const Step* steps
-    Py_ssize_t n_steps, max_width, n, n_in, n_out, n_chunks
+    Py_ssize_t n_steps, max_width, n, n_in, n_out, n_chunks, block_rows
     const void* params
     const void* X        # dense input, or NULL with sx the CSR input
     const SparseInput* sx
@@ -79,13 +90,17 @@ cdef struct PredictJob:
 
 cdef void predict_chunk(const floating* params, PredictJob* job,
                         Py_ssize_t c) noexcept nogil:
-    """Rows [n c / T, n (c + 1) / T) of a prediction split into T chunks."""
-    cdef Py_ssize_t r0 = job.n * c // job.n_chunks
-    cdef Py_ssize_t r1 = job.n * (c + 1) // job.n_chunks
+    """Chunk c of T of a prediction: whole blocks of ``job.block_rows`` rows, blocks
+    [B c / T, B (c + 1) / T) of the B blocks, so that every block starts at the same
+    row whatever T is."""
+    cdef Py_ssize_t size = job.block_rows
+    cdef Py_ssize_t blocks = (job.n + size - 1) // size
+    cdef Py_ssize_t r0 = min(job.n, blocks * c // job.n_chunks * size)
+    cdef Py_ssize_t r1 = min(job.n, blocks * (c + 1) // job.n_chunks * size)
     if r1 > r0 and predict_all(job.steps, job.n_steps, job.max_width, params,
                                <const floating*>job.X, job.sx, r0, r1 - r0,
                                job.n_in, <floating*>job.out + r0 * job.n_out,
-                               job.n_out) != 0:
+                               job.n_out, size) != 0:
         job.failed = True
 
 

@@ -32,6 +32,7 @@ import contextlib
 import ctypes
 import os
 import threading
+from typing import Any
 
 from threadpoolctl import ThreadpoolController
 
@@ -41,9 +42,12 @@ from cymlp._pool import set_thread_queries
 # A chunk needs this many rows of a batch for the split to pay (measured: at 16 rows
 # per chunk the duplicated packing of W in each small gemm eats the gain).
 MIN_CHUNK_ROWS = 32
-# Predictions are split into row chunks from this many rows (below, the plan's cost of
-# ~0.1 ms for setting BLAS's thread count twice would show).
-MIN_PREDICT_ROWS = 2048
+# Predictions of this many rows or more go through gemm, under a plan (fewer: the
+# engine's row-product path, which does not use BLAS and whose sums do not depend on
+# the thread count).
+MIN_PREDICT_ROWS = 8
+# A prediction is computed in blocks of at most this many rows (``prediction_blocks``).
+PREDICT_BLOCK_ROWS = 1024
 # Most chunks per batch (the pool's limit is 63 helpers plus the caller).
 MAX_CHUNKS = 64
 # The column split synchronises twice per layer and batch: it pays from about this much
@@ -60,30 +64,34 @@ NO_SPLIT = TrainingSplit(1, False)
 
 _lock = threading.Lock()
 _controller = None   # threadpoolctl's view of the BLAS libraries, found once
-_owner = None        # the thread holding BLAS at one thread, or None
-_depth = 0           # nesting depth of plans in the owner thread
-_limiter = None
-_user_threads = 1    # the BLAS thread count before the limit (valid while _owner is set)
+_holders: dict[int, int] = {}   # thread id -> depth of its plans, while BLAS is held at 1
+_original: list[Any] = []      # (library, thread count) to put back when the last plan ends
+_user_threads = 1    # the BLAS thread count before the limit (valid while _holders)
 _queries_installed = False
 _restore_threads = None   # in a child forked while BLAS was held: the count to put back
 
 
 def _reset_after_fork():
-    """In a forked child: a new lock; a BLAS limit held by a thread the child does not
-    have is dropped, and BLAS restored on the next plan."""
-    global _lock, _owner, _depth, _limiter, _restore_threads
+    """In a forked child: a new lock; the plans of threads the child does not have are
+    dropped, and BLAS restored on the next plan unless the forking thread holds it
+    (its plan lifts the limit when it ends)."""
+    global _lock, _holders, _original, _restore_threads
     _lock = threading.Lock()
-    if _owner is None or _owner == threading.get_ident():
-        return   # nobody holds BLAS, or the forking thread does and will lift it
-    _restore_threads = _user_threads
-    _owner, _depth, _limiter = None, 0, None
+    me = threading.get_ident()
+    if me in _holders:
+        _holders = {me: _holders[me]}
+        return
+    if _holders:
+        _restore_threads = _user_threads
+    _holders, _original = {}, []
 
 
 def _restore_after_fork():
     """Put BLAS back to the parent's user setting (call with ``_lock`` held)."""
     global _restore_threads
     if _restore_threads is not None:
-        _blas_libraries().limit(limits=_restore_threads)
+        _set_thread_counts([(lib, _restore_threads)
+                            for lib in _blas_libraries().lib_controllers])
         _restore_threads = None
 
 
@@ -112,7 +120,7 @@ def blas_threads():
         At least 1; 1 when no BLAS library is visible to threadpoolctl.
     """
     with _lock:
-        if _owner is not None:
+        if _holders:
             return _user_threads
         _restore_after_fork()
         return _read_blas_threads()
@@ -124,10 +132,37 @@ def _thread_counts():
 
 
 def _set_thread_counts(counts):
-    """Put each BLAS library back to its count (after an interrupted limit or lift)."""
+    """Set each BLAS library's thread count (process-wide), from any thread.
+
+    threadpoolctl 3.8 lets only a "controlling thread" change OpenBLAS's pthreads pool
+    and silently ignores the others; cymlp's plans start and end in whichever thread
+    comes first and last (under ``_lock``), so OpenBLAS is set through its own
+    ``openblas_set_num_threads``; other libraries through threadpoolctl."""
     for lib, count in counts:
         if count is not None:
-            lib.set_num_threads(count)
+            _thread_setter(lib)(count)
+
+
+_SETTERS: dict[str, Any] = {}   # library path -> the function setting its thread count
+
+
+def _thread_setter(lib):
+    setter = _SETTERS.get(lib.filepath)
+    if setter is None:
+        setter = lib.set_num_threads
+        if lib.internal_api == "openblas" and getattr(lib, "threading_layer",
+                                                      None) != "openmp":
+            dynlib = ctypes.CDLL(lib.filepath)
+            for name in [prefix + "openblas_set_num_threads" + suffix
+                         for prefix in ("", "scipy_") for suffix in ("", "64_", "_64")]:
+                function = getattr(dynlib, name, None)
+                if function is not None:
+                    function.restype = None
+                    function.argtypes = [ctypes.c_int]
+                    setter = function
+                    break
+        _SETTERS[lib.filepath] = setter
+    return setter
 
 
 def _read_blas_threads():
@@ -231,6 +266,31 @@ def _split(threads, rows, min_rows):
     return max(1, min(threads, MAX_CHUNKS, rows // min_rows))
 
 
+def prediction_blocks(n_rows):
+    """The blocks a prediction of ``n_rows`` rows is computed in: (rows per block, blocks).
+
+    An even number of blocks, two per 2048 rows begun (so that two threads share even
+    a hundred rows, each packing W once per block), each a multiple of 32 from 64 to
+    ``PREDICT_BLOCK_ROWS`` rows, at fixed offsets: a function of
+    the row count alone, never of the thread count or of what else runs.  float32 gemm
+    sums in an order that depends on the rows it is given (OpenBLAS 0.3.30: rows
+    1500 + 1500 differ from 3000 in the last bits, and 1 thread from 2), so fixed blocks,
+    each on one BLAS thread, give every row the same result however busy the machine is.
+    The engine's ``predict_block_rows`` is the compiled twin.
+
+    Parameters
+    ----------
+    n_rows : int
+
+    Returns
+    -------
+    tuple of int
+    """
+    blocks = 2 * -(-n_rows // 2048)
+    block = min(PREDICT_BLOCK_ROWS, max(64, (-(-n_rows // blocks) + 31) // 32 * 32))
+    return block, -(-n_rows // block)
+
+
 def chunks_for_prediction(threads, n_rows):
     """Return how many row chunks a prediction of ``n_rows`` rows is split into.
 
@@ -243,16 +303,16 @@ def chunks_for_prediction(threads, n_rows):
     Returns
     -------
     int
-        1 below ``MIN_PREDICT_ROWS`` rows, else one chunk per thread with at least
-        1024 rows each.
+        One per thread, at most one per block (``prediction_blocks``: a chunk is whole
+        blocks), 1 below ``MIN_PREDICT_ROWS`` rows.
     """
     if n_rows < MIN_PREDICT_ROWS:
         return 1
-    return _split(threads, n_rows, 1024)
+    return _split(threads, prediction_blocks(n_rows)[1], 1)
 
 
 def training_plan(batch_size, n_coef=None):
-    """Choose the chunk count for training; hold BLAS at one thread while it is > 1.
+    """Choose the split for training; hold BLAS at one thread meanwhile (``_plan``).
 
     Parameters
     ----------
@@ -270,12 +330,13 @@ def training_plan(batch_size, n_coef=None):
 
 
 def prediction_plan(n_rows):
-    """Choose the chunk count for a prediction; hold BLAS at one thread while it is > 1.
+    """Choose the chunk count for a prediction; hold BLAS at one thread meanwhile.
 
-    Large predictions run on cymlp's pool with single-threaded BLAS, like training:
-    a little faster than threaded BLAS on 1024-row blocks (10,000 Fashion-MNIST rows:
-    24.3 vs 26 ms), and OpenBLAS's workers are left asleep, instead of spinning for
-    ~0.1 s after the call on the cores that the next small prediction's helper wants.
+    Predictions run on cymlp's pool with single-threaded BLAS, like training: a little
+    faster than threaded BLAS on large ones (10,000 Fashion-MNIST rows: 24.3 vs 26 ms),
+    OpenBLAS's workers are left asleep instead of spinning for ~0.1 s after the call on
+    the cores the next small prediction's helper wants, and a row's result does not
+    depend on what else runs (see ``PREDICT_BLOCK_ROWS``).
 
     Parameters
     ----------
@@ -300,54 +361,55 @@ def _chunk_count(plan):
 @contextlib.contextmanager
 def _plan(split_for_threads):
     """Split work as ``split_for_threads(T)`` says (a ``TrainingSplit``), T = the user's
-    BLAS threads; while that is more than one chunk, hold BLAS at one thread.
+    BLAS threads, and hold BLAS at one thread while any plan of any thread runs.
 
-    Only the thread that set the limit lifts it (threadpoolctl lets a single thread
-    control OpenBLAS's pool), so a loop in another thread while the limit is held
-    uses the user's thread count without touching BLAS; should the limit be lifted
-    under it, its chunks call threaded BLAS: slower, never wrong.  If the limit does
-    not take (another thread controls OpenBLAS), the work is not split.
+    The first plan to start sets the limit, the last to end lifts it (under ``_lock``,
+    so cymlp never changes OpenBLAS's process-wide setting from two threads at once);
+    plans that start meanwhile, in any thread, split by the user's count.  So every
+    product cymlp computes under a plan runs on one BLAS thread, in chunks that depend
+    on the user's setting only: the same arithmetic whether other predictions or fits
+    run beside it or not.  With one BLAS thread set by the user nothing is held.  If the
+    limit does not take (another library controls OpenBLAS), the work is not split.
     """
-    global _owner, _depth, _limiter, _user_threads
+    global _holders, _original, _user_threads
     me = threading.get_ident()
     holding = False
     with _lock:
-        if _owner is not None:
+        if _holders:
             split = split_for_threads(_user_threads)
-            if _owner == me:
-                _depth += 1
-                holding = True
+            _holders[me] = _holders.get(me, 0) + 1
+            holding = True
         else:
             _restore_after_fork()
             threads = _read_blas_threads()
             split = split_for_threads(threads)
-            if split.n_chunks > 1:
+            if threads > 1:
                 original = _thread_counts()
                 try:
-                    limiter = _blas_libraries().limit(limits=1)
-                    limiter.__enter__()
+                    _set_thread_counts([(lib, 1) for lib, _ in original])
                     if _read_blas_threads() == 1:
-                        _owner, _depth, _limiter, _user_threads = me, 1, limiter, threads
+                        _holders, _original, _user_threads = {me: 1}, original, threads
                         holding = True
                     else:
-                        limiter.__exit__(None, None, None)
+                        _set_thread_counts(original)
                         split = NO_SPLIT
                 except BaseException:
-                    # Ctrl-C (or anything) between setting the limit and owning it
+                    # Ctrl-C (or anything) between setting the limit and holding it
                     _set_thread_counts(original)
-                    _owner, _depth, _limiter = None, 0, None
+                    _holders, _original = {}, []
                     raise
     try:
         yield split
     finally:
         if holding:
             with _lock:
-                _depth -= 1
-                if _depth == 0:
-                    limiter, _limiter, _owner = _limiter, None, None
+                _holders[me] -= 1
+                if _holders[me] == 0:
+                    del _holders[me]
+                if not _holders:
+                    original, _original = _original, []
                     try:
-                        limiter.__exit__(None, None, None)
+                        _set_thread_counts(original)
                     except BaseException:
-                        _set_thread_counts([(lib, _user_threads)
-                                            for lib, _ in _thread_counts()])
+                        _set_thread_counts(original)   # Ctrl-C in the lift: again
                         raise

@@ -24,7 +24,7 @@ from cymlp._names import ACTIVATION_CODES, LOSS_CODES, OUTPUT_CODES, OUTPUT_LOSS
 from cymlp._typing import FloatArray, MatrixLike, RandomStateLike
 from cymlp._threads import (MIN_PREDICT_ROWS, install_thread_queries, prediction_plan,
                             training_plan)
-from cymlp._validation import (c_array, check_float_matrix, check_positive_int,
+from cymlp._validation import (CSRRows, c_array, check_float_matrix, check_positive_int,
                                check_sample_weight, engine_input, weight_total)
 from cymlp.optimizers import _Optimizer
 
@@ -571,10 +571,12 @@ class Network:
     def forward(self, X: MatrixLike) -> FloatArray:
         """Return the network output ``O_L`` for the rows of X.
 
-        Thread-safe: several threads may call it on one network at once.  Fewer than 8
-        rows take a latency path (row products, large layers split over the thread pool,
-        see ``Engine.predict``); 2048 rows or more are split into row chunks over the
-        pool while BLAS is held at one thread (``cymlp._threads.prediction_plan``).
+        Thread-safe: several threads may call it on one network at once, and each gets
+        the result it would get alone, bit for bit.  Fewer than 8 rows take a latency
+        path (row products, large layers split over the thread pool, see
+        ``Engine.predict``); more go through gemm in blocks of 256 rows at fixed
+        offsets, split into row chunks over the pool while BLAS is held at one thread
+        (``cymlp._threads.prediction_plan``).
 
         Parameters
         ----------
@@ -604,8 +606,8 @@ class Network:
             The output activations, in the network's dtype.
         """
         n = X.shape[0]
-        if n < MIN_PREDICT_ROWS:
-            return self._engine.predict(engine_input(X))
+        if n < MIN_PREDICT_ROWS and not isinstance(X, CSRRows):
+            return self._engine.predict(engine_input(X))   # row products, no BLAS
         with prediction_plan(n) as n_chunks:
             return self._engine.predict(engine_input(X), None, n_chunks)
 
