@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from cymlp._cli_errors import EXIT_INTERRUPTED, CLIError
-from cymlp._names import LOSS_SCORED_LOSSES
+from cymlp._names import LOG_LINK_LOSSES, LOSS_SCORED_LOSSES
 
 
 def interrupt_flag():
@@ -184,7 +184,7 @@ def _loss_settings(args, task, *targets_seen):
     if task == "classify" and args.loss is not None:
         raise CLIError("--loss is for regression (a classifier's loss is the "
                        "cross-entropy); use --task regress for a numeric target")
-    if args.loss in ("gamma", "poisson"):
+    if args.loss in LOG_LINK_LOSSES:
         targets = np.concatenate([np.ravel(y) for y in targets_seen])
         bad = int(np.sum(targets <= 0) if args.loss == "gamma" else np.sum(targets < 0))
         if bad:
@@ -394,9 +394,9 @@ def _write_results(args, model, data, X_test, score_name, history, seconds, part
                      "test_mae": float(np.mean(np.abs(error)))}
     else:
         test_score = float(model.score(X_test, data.y_test))
-        if is_regressor(model) and model.loss == "quantile":
-            predicted = model.predict(X_test)
     if is_regressor(model) and model.loss == "quantile":
+        if plan is None:
+            predicted = model.predict(X_test)
         extra["test_below_prediction"] = float(np.mean(
             np.asarray(data.y_test, float).reshape(predicted.shape) < predicted))
     name = "fashion-mnist" if args.data == "fashion-mnist" else Path(args.data).stem

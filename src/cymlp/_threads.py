@@ -152,15 +152,11 @@ def _thread_setter(lib):
         setter = lib.set_num_threads
         if lib.internal_api == "openblas" and getattr(lib, "threading_layer",
                                                       None) != "openmp":
-            dynlib = ctypes.CDLL(lib.filepath)
-            for name in [prefix + "openblas_set_num_threads" + suffix
-                         for prefix in ("", "scipy_") for suffix in ("", "64_", "_64")]:
-                function = getattr(dynlib, name, None)
-                if function is not None:
-                    function.restype = None
-                    function.argtypes = [ctypes.c_int]
-                    setter = function
-                    break
+            function = _openblas_symbol(lib, "openblas_set_num_threads")
+            if function is not None:
+                function.restype = None
+                function.argtypes = [ctypes.c_int]
+                setter = function
         _SETTERS[lib.filepath] = setter
     return setter
 
@@ -199,17 +195,24 @@ def _openblas_thread_query(lib):
     """The ctypes function reporting an OpenBLAS library's thread count, or None."""
     if lib.internal_api != "openblas":
         return None
-    dynlib = ctypes.CDLL(lib.filepath)
     if getattr(lib, "threading_layer", None) == "openmp":
-        names = ["omp_get_max_threads"]
+        function = getattr(ctypes.CDLL(lib.filepath), "omp_get_max_threads", None)
     else:
-        names = [prefix + "openblas_get_num_threads" + suffix
-                 for prefix in ("", "scipy_") for suffix in ("", "64_", "_64")]
-    for name in names:
+        function = _openblas_symbol(lib, "openblas_get_num_threads")
+    if function is not None:
+        function.restype = ctypes.c_int
+        function.argtypes = []
+    return function
+
+
+def _openblas_symbol(lib, stem):
+    """OpenBLAS's function ``stem`` in library ``lib`` under the names its builds export
+    (plain, SciPy's ``scipy_`` prefix, the ILP64 ``64_``/``_64`` suffixes), or None."""
+    dynlib = ctypes.CDLL(lib.filepath)
+    for name in [prefix + stem + suffix
+                 for prefix in ("", "scipy_") for suffix in ("", "64_", "_64")]:
         function = getattr(dynlib, name, None)
         if function is not None:
-            function.restype = ctypes.c_int
-            function.argtypes = []
             return function
     return None
 
@@ -336,7 +339,7 @@ def prediction_plan(n_rows):
     faster than threaded BLAS on large ones (10,000 Fashion-MNIST rows: 24.3 vs 26 ms),
     OpenBLAS's workers are left asleep instead of spinning for ~0.1 s after the call on
     the cores the next small prediction's helper wants, and a row's result does not
-    depend on what else runs (see ``PREDICT_BLOCK_ROWS``).
+    depend on what else runs (see ``prediction_blocks``).
 
     Parameters
     ----------

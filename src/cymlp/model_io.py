@@ -21,7 +21,6 @@ new optimizer.
 """
 import hashlib
 import json
-import numbers
 from pathlib import Path
 from typing import Any, Union
 
@@ -156,7 +155,8 @@ def save(model: Any, path: PathLike) -> Path:
             header["label_type"] = model._label_binarizer.y_type_
             if isinstance(model._label_binarizer, LabelColumns):
                 for j, classes in enumerate(model.classes_):
-                    entries[column_classes_member(j)] = _storable_labels(classes, j)
+                    # numbers or text: LabelColumns converts object columns
+                    entries[column_classes_member(j)] = np.asarray(classes)
             else:
                 entries["classes"] = np.asarray(model.classes_)
         if hasattr(model, "feature_names_in_"):
@@ -180,7 +180,7 @@ def save(model: Any, path: PathLike) -> Path:
     path = Path(path)
     with replaced_atomically(path) as out:
         # (the member names are ours, never numpy's allow_pickle keyword)
-        np.savez(out, **entries)
+        np.savez(out, **entries)  # type: ignore[arg-type]
     return path
 
 
@@ -223,17 +223,6 @@ def column_classes_member(j):
     return "classes_%d" % j
 
 
-def _storable_labels(classes, j):
-    """One column's classes as an array numpy saves without pickling (numbers or text)."""
-    classes = np.asarray(classes)
-    if classes.dtype != object:
-        return classes
-    if all(isinstance(c, str) for c in classes):
-        return classes.astype(str)
-    if all(isinstance(c, (numbers.Real, np.bool_)) for c in classes):
-        return np.asarray(classes.tolist())
-    raise ValueError("label column %d mixes text and numbers; a model file stores a "
-                     "column's labels as one or the other" % j)
 _REQUIRED = {"header", "params", "checksum"}
 
 

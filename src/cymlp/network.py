@@ -574,9 +574,9 @@ class Network:
         Thread-safe: several threads may call it on one network at once, and each gets
         the result it would get alone, bit for bit.  Fewer than 8 rows take a latency
         path (row products, large layers split over the thread pool, see
-        ``Engine.predict``); more go through gemm in blocks of 256 rows at fixed
-        offsets, split into row chunks over the pool while BLAS is held at one thread
-        (``cymlp._threads.prediction_plan``).
+        ``Engine.predict``); more go through gemm in blocks fixed by the row count
+        (``cymlp._threads.prediction_blocks``), split into row chunks over the pool while
+        BLAS is held at one thread (``cymlp._threads.prediction_plan``).
 
         Parameters
         ----------
