@@ -48,7 +48,8 @@ run_address() {
         tests/test_kernels.py tests/test_blas.py tests/test_grad.py tests/test_network.py \
         tests/test_robustness.py tests/test_engine_bounds.py tests/test_model_io.py \
         tests/test_estimators.py tests/test_parallel.py tests/test_sparse.py \
-        tests/test_dropout.py tests/test_activations.py tests/test_schedules_and_adamw.py
+        tests/test_dropout.py tests/test_activations.py tests/test_schedules_and_adamw.py \
+        tests/test_group_epoch.py
 }
 
 run_thread() {
@@ -81,7 +82,8 @@ run_thread() {
     TSAN_OPTIONS="halt_on_error=1 exitcode=66 log_path=$logs/tsan suppressions=$(pwd)/scripts/tsan.supp" \
         "$venv/bin/python" -m pytest -q -p no:cacheprovider \
         tests/test_parallel.py tests/test_network.py tests/test_robustness.py \
-        tests/test_engine_bounds.py tests/test_sparse.py tests/test_dropout.py || status=$?
+        tests/test_engine_bounds.py tests/test_sparse.py tests/test_dropout.py \
+        tests/test_group_epoch.py || status=$?
     if ls "$logs"/tsan.* >/dev/null 2>&1; then
         cat "$logs"/tsan.*
         echo "ThreadSanitizer reported the above"; exit 1

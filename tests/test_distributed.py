@@ -13,6 +13,8 @@ from sklearn.model_selection import GridSearchCV
 from threadpoolctl import threadpool_limits
 
 import cymlp
+import cymlp._search_groups
+import cymlp.model_selection
 from cymlp.config import config_info
 
 distributed = pytest.importorskip("distributed")
@@ -68,6 +70,34 @@ def test_grid_search_on_dask_workers_equals_the_local_search(client, data):
                                   local.cv_results_["mean_test_score"])
     assert remote.best_params_ == local.best_params_
     np.testing.assert_array_equal(remote.predict_proba(X), local.predict_proba(X))
+
+
+def test_grouped_search_spreads_one_task_per_fold_and_group(client, data, monkeypatch):
+    """cymlp's search under the Dask backend: each (fold, group) is one task on a
+    worker, whose candidates train together there; the results are the local ones."""
+    X, y = data
+    monkeypatch.setattr(cymlp._search_groups, "MIN_EPOCH_WORK", 0)   # decided here
+    grid = {"alpha": [1e-4, 1e-3, 1e-2, 1e-1], "learning_rate_init": [1e-3, 1e-2]}
+
+    def search():
+        return cymlp.model_selection.GridSearchCV(
+            cymlp.MLPClassifier((16,), max_iter=20, random_state=0), grid, cv=3,
+            n_jobs=-1)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with threadpool_limits(1):
+            local = search().fit(X, y)
+        with distributed.get_task_stream(client) as tasks, joblib.parallel_backend("dask"), \
+                threadpool_limits(1):
+            remote = search().fit(X, y)
+    # 3 folds x the 8 candidates cut in 2 groups of 4 (two workers to feed): 6 tasks
+    group_tasks = [t for t in tasks.data if "fit_and_score_group" in str(t["key"])]
+    assert len(group_tasks) == 6, [t["key"] for t in tasks.data]
+    assert {task["worker"] for task in group_tasks} == set(client.nthreads())
+    np.testing.assert_array_equal(remote.cv_results_["mean_test_score"],
+                                  local.cv_results_["mean_test_score"])
+    assert remote.best_params_ == local.best_params_
 
 
 def test_incremental_over_a_chunked_dask_array(client, data):

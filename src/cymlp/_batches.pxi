@@ -54,15 +54,20 @@ cdef int skip_batch(Optim* opt, EpochStats* stats, Py_ssize_t rows,
     epoch counts its rows, and Ctrl-C is checked every ``check_every`` batches.  Alone,
     for a batch whose sample weights are all zero: it has no loss and no gradient, so no
     step is taken (Adam's t stays) and later batches are treated as without it."""
-    opt.batch += 1
-    stats.n_batches += 1
-    stats.n_samples += rows
+    count_batch(opt, stats, rows)
     since_check[0] += 1
     if since_check[0] >= check_every:
         since_check[0] = 0
         with gil:
             PyErr_CheckSignals()
     return 0
+
+
+cdef inline void count_batch(Optim* opt, EpochStats* stats, Py_ssize_t rows) noexcept nogil:
+    """Move the schedule's batch position (and the dropout key) on and count the rows."""
+    opt.batch += 1
+    stats.n_batches += 1
+    stats.n_samples += rows
 
 
 cdef double gather_batch(floating* xb, floating* yb, floating* wb, const floating* X,
@@ -78,3 +83,48 @@ cdef double gather_batch(floating* xb, floating* yb, floating* wb, const floatin
         return <double>rows
     gather_rows(wb, W, idx, rows, 1)
     return weight_sum(W, idx, rows)
+
+
+cdef int set_optim(Optim* opt, int typenum, Py_ssize_t n_params, int optimizer,
+                   double learning_rate, double momentum, bint nesterov, double beta_1,
+                   double beta_2, double epsilon, long long t, state1, state2,
+                   int schedule, long long batch, long long total, long long warmup,
+                   long long step_every, double gamma, double weight_decay) except -1:
+    """Check an optimizer's settings and its state buffers (``n_params`` each, of the
+    engine's ``typenum``) and fill ``opt`` with them (``Engine.train_epoch`` documents
+    each one)."""
+    if optimizer not in (OPTIMIZER_SGD, OPTIMIZER_ADAM, OPTIMIZER_ADAMW):
+        raise ValueError("unknown optimizer code %d" % optimizer)
+    if schedule not in (SCHEDULE_CONSTANT, SCHEDULE_COSINE, SCHEDULE_STEP):
+        raise ValueError("unknown schedule code %d" % schedule)
+    if batch < 0 or warmup < 0 or (schedule == SCHEDULE_COSINE and total <= warmup):
+        raise ValueError("a cosine schedule needs 0 <= warmup < total batches and a "
+                         "batch count >= 0; got warmup=%d, total=%d, batch=%d"
+                         % (warmup, total, batch))
+    if step_every < 1 or not (0 < gamma <= 1):
+        raise ValueError("a step schedule needs step_every >= 1 and 0 < gamma <= 1; "
+                         "got %d and %r" % (step_every, gamma))
+    if not (0 <= weight_decay < INFINITY) or (weight_decay and optimizer != OPTIMIZER_ADAMW):
+        raise ValueError("weight_decay must be finite, >= 0, and 0 but for AdamW; got "
+                         "%r" % weight_decay)
+    check_buffer(state1, "state1", typenum, 1, n_params, 0, True)
+    check_buffer(state2, "state2", typenum, 1, n_params, 0, True)
+    memset(opt, 0, sizeof(Optim))
+    opt.kind = optimizer
+    opt.nesterov = nesterov
+    opt.lr = learning_rate
+    opt.momentum = momentum
+    opt.beta1 = beta_1
+    opt.beta2 = beta_2
+    opt.eps = epsilon
+    opt.t = t
+    opt.schedule = schedule
+    opt.batch = batch
+    opt.total = total
+    opt.warmup = warmup
+    opt.step_every = step_every
+    opt.gamma = gamma
+    opt.weight_decay = weight_decay
+    opt.state1 = data_ptr(state1)
+    opt.state2 = data_ptr(state2)
+    return 0

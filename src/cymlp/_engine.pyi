@@ -62,3 +62,11 @@ class Engine:
                     batch: int = ..., total: int = ..., warmup: int = ...,
                     step_every: int = ..., gamma: float = ..., weight_decay: float = ...,
                     dropout: Optional[NDArray[Any]] = ..., dropout_seed: int = ...) -> int: ...
+
+
+def train_group_epoch(engines: list[Engine], X: NDArray[Any], Y: NDArray[Any],
+                      sample_weight: Optional[NDArray[Any]], order: NDArray[np.intp],
+                      batch_size: int,
+                      optimizers: list[tuple[tuple[Any, ...], dict[str, Any]]],
+                      alphas: Sequence[float], n_subgroups: int = ...,
+                      n_threads: int = ...) -> list[int]: ...

@@ -243,6 +243,7 @@ include "_batches.pxi"
 include "_epoch_serial.pxi"
 include "_epoch_rows.pxi"
 include "_epoch_columns.pxi"
+include "_epoch_group.pxi"
 
 
 # -- the Python-facing object -------------------------------------------------
@@ -708,25 +709,12 @@ cdef class Engine:
             raise ValueError("order is empty")
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1, got %d" % batch_size)
-        if optimizer not in (OPTIMIZER_SGD, OPTIMIZER_ADAM, OPTIMIZER_ADAMW):
-            raise ValueError("unknown optimizer code %d" % optimizer)
-        if schedule not in (SCHEDULE_CONSTANT, SCHEDULE_COSINE, SCHEDULE_STEP):
-            raise ValueError("unknown schedule code %d" % schedule)
-        if batch < 0 or warmup < 0 or (schedule == SCHEDULE_COSINE and total <= warmup):
-            raise ValueError("a cosine schedule needs 0 <= warmup < total batches and a "
-                             "batch count >= 0; got warmup=%d, total=%d, batch=%d"
-                             % (warmup, total, batch))
-        if step_every < 1 or not (0 < gamma <= 1):
-            raise ValueError("a step schedule needs step_every >= 1 and 0 < gamma <= 1; "
-                             "got %d and %r" % (step_every, gamma))
-        if not (0 <= weight_decay < INFINITY) or (weight_decay and optimizer != OPTIMIZER_ADAMW):
-            raise ValueError("weight_decay must be finite, >= 0, and 0 but for AdamW; got "
-                             "%r" % weight_decay)
-        check_buffer(state1, "state1", self.typenum, 1, self.n_params, 0, True)
-        check_buffer(state2, "state2", self.typenum, 1, self.n_params, 0, True)
         if not self._order_in_range(order, n_rows):
             raise ValueError("order has indices outside [0, %d)" % n_rows)
         cdef Optim opt
+        set_optim(&opt, self.typenum, self.n_params, optimizer, learning_rate, momentum,
+                  nesterov, beta_1, beta_2, epsilon, t, state1, state2, schedule, batch,
+                  total, warmup, step_every, gamma, weight_decay)
         cdef EpochStats stats
         cdef void* y = data_ptr(Y)
         cdef void* w = NULL if sample_weight is None else data_ptr(sample_weight)
@@ -738,26 +726,9 @@ cdef class Engine:
         cdef void* xb
         cdef void* yb
         cdef void* wb
-        opt.kind = optimizer
-        opt.nesterov = nesterov
-        opt.lr = learning_rate
-        opt.momentum = momentum
-        opt.beta1 = beta_1
-        opt.beta2 = beta_2
-        opt.eps = epsilon
-        opt.t = t
-        opt.schedule = schedule
-        opt.batch = batch
-        opt.total = total
-        opt.warmup = warmup
-        opt.step_every = step_every
-        opt.gamma = gamma
-        opt.weight_decay = weight_decay
         cdef Dropout drop
         drop_arrays = self._dropout(dropout, dropout_seed, &drop)
         cdef Dropout* dropp = &drop if drop_arrays is not None else NULL
-        opt.state1 = data_ptr(state1)
-        opt.state2 = data_ptr(state2)
         memset(&stats, 0, sizeof(stats))
         n_chunks = max(1, min(n_chunks, batch_size))
         try:
@@ -976,3 +947,8 @@ cdef class Engine:
                         pool_release()
         finally:
             free(chunks)
+
+
+# -- the group epoch's entry (its compiled loop is _epoch_group.pxi) ------------------
+
+include "_group_entry.pxi"

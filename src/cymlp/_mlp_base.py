@@ -92,7 +92,7 @@ class _BaseMLP(_TrainingLoop, CallbackSupport, BaseEstimator):
 
     def __getstate__(self):
         state = dict(super().__getstate__())  # object.__getstate__ returns __dict__ itself
-        for name in ("coefs_", "intercepts_", "_bound_views"):
+        for name in ("coefs_", "intercepts_", "_bound_views", "_epoch_group"):
             state.pop(name, None)
         return state
 
@@ -196,7 +196,7 @@ class _BaseMLP(_TrainingLoop, CallbackSupport, BaseEstimator):
                               "_bound_views", "_best_params", "_stream_validation",
                               "_skl_callbacks",
                               "_skl_callbacks_to_teardown", "_callback_fit_ctx",
-                              "_parent_callback_ctx")
+                              "_parent_callback_ctx", "_epoch_group")
 
     def _snapshot(self):
         """Everything a failed fit must put back: attributes (containers copied deeply),

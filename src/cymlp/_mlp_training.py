@@ -136,9 +136,8 @@ class _TrainingLoop:
                     order = shuffle(order, random_state=self._random_state)
                 tasks.begin_subtask()
                 try:
-                    result = network.train_epoch(X, Y, optimizer, batch_size, order,
-                                                 sample_weight, self.alpha, checked=True,
-                                                 dropout=dropout[0], dropout_seed=dropout[1])
+                    result = self._train_epoch(network, X, Y, optimizer, batch_size, order,
+                                               sample_weight, dropout)
                 except KeyboardInterrupt:
                     # the weights are those of the last finished batch
                     self.t_ += network.last_epoch_samples
@@ -179,6 +178,18 @@ class _TrainingLoop:
                                   % self.max_iter, ConvergenceWarning)
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.")
+
+    def _train_epoch(self, network, X, Y, optimizer, batch_size, order, sample_weight,
+                     dropout):
+        """One epoch: ``Network.train_epoch``, or, for a candidate a model search fits
+        in a group (``cymlp._fit_groups``), the group's epoch."""
+        group = self.__dict__.get("_epoch_group")
+        if group is not None:
+            return group.train_epoch(network, X, Y, optimizer, batch_size, order,
+                                     sample_weight, self.alpha, dropout)
+        return network.train_epoch(X, Y, optimizer, batch_size, order, sample_weight,
+                                   self.alpha, checked=True, dropout=dropout[0],
+                                   dropout_seed=dropout[1])
 
     def _reported_loss(self, loss, penalty):
         """``loss_`` on scikit-learn's scale from the loss descended (``penalty`` is its

@@ -332,6 +332,27 @@ def training_plan(batch_size, n_coef=None):
     return _plan(lambda threads: split_for_batch(threads, batch_size, n_coef))
 
 
+def group_plan(n_members):
+    """Choose the subgroup count for a group epoch of ``n_members`` networks
+    (``cymlp._engine.train_group_epoch``); hold BLAS at one thread meanwhile.
+
+    Each subgroup runs on its own thread with single-threaded BLAS, so a group uses as
+    many threads as the user's BLAS setting allows, up to one per member; the cut
+    depends on that setting and the member count only (see ``_plan``).
+
+    Parameters
+    ----------
+    n_members : int
+
+    Returns
+    -------
+    context manager
+        Yields the number of subgroups.
+    """
+    return _chunk_count(_plan(
+        lambda threads: TrainingSplit(max(1, min(threads, n_members)), False)))
+
+
 def prediction_plan(n_rows):
     """Choose the chunk count for a prediction; hold BLAS at one thread meanwhile.
 

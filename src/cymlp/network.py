@@ -97,6 +97,35 @@ class EpochResult:
     weight_sum: float
 
 
+def epoch_outcome(engine, status):
+    """The ``EpochResult`` of an engine's last epoch, or for ``EPOCH_DIVERGED`` the
+    ``DivergenceError`` to raise (its ``result`` set).
+
+    Parameters
+    ----------
+    engine : Engine
+        After ``train_epoch`` or ``train_group_epoch`` (its ``last_*`` sums).
+    status : int
+        The epoch's status for this engine.
+
+    Returns
+    -------
+    EpochResult or DivergenceError
+    """
+    weight_sum = engine.last_weight_sum
+    result = EpochResult(
+        loss=engine.last_loss_sum / weight_sum if weight_sum else float("nan"),
+        penalty=engine.last_penalty_sum / weight_sum if weight_sum else float("nan"),
+        n_batches=engine.last_n_batches, n_samples=engine.last_n_samples,
+        weight_sum=weight_sum)
+    if status != EPOCH_DIVERGED:
+        return result
+    error = DivergenceError("the loss became NaN or infinite after %d batches; lower the "
+                            "learning rate or scale the inputs" % result.n_batches)
+    error.result = result
+    return error
+
+
 def _float_dtype(dtype):
     """``dtype`` as numpy's float32 or float64 dtype (anything ``numpy.dtype`` reads as
     one of them: the type, its name, 'f4'...), or raise TypeError."""
@@ -864,18 +893,9 @@ class Network:
             finally:
                 optimizer.t = engine.last_t
                 optimizer.steps = engine.last_batch
-        weight_sum = engine.last_weight_sum
-        result = EpochResult(
-            loss=engine.last_loss_sum / weight_sum if weight_sum else float("nan"),
-            penalty=engine.last_penalty_sum / weight_sum if weight_sum else float("nan"),
-            n_batches=engine.last_n_batches, n_samples=engine.last_n_samples,
-            weight_sum=weight_sum)
-        if status == EPOCH_DIVERGED:
-            error = DivergenceError(
-                "the loss became NaN or infinite after %d batches; lower the learning "
-                "rate or scale the inputs" % result.n_batches)
-            error.result = result
-            raise error
+        result = epoch_outcome(engine, status)
+        if isinstance(result, DivergenceError):
+            raise result
         return result
 
     @staticmethod
