@@ -116,7 +116,7 @@ def measure_one(implementation, dataset, quick):
     """Fit in this process: JSON with s/epoch (median of 3 after a warm-up) and peak MB."""
     import warnings
 
-    from cymlp import estimators
+    from cymlp import _validation
 
     warnings.simplefilter("ignore")
     if dataset == "tfidf":

@@ -46,3 +46,23 @@ def test_sparse_benchmark_density_sweep_times_both_paths():
     sparse = pytest.importorskip("sparse_input")
     rows = sparse.density_sweep([0.05], n_rows=600)
     assert len(rows) == 1 and rows[0]["sparse"] > 0 and rows[0]["dense"] > 0
+
+
+def test_search_benchmark_counts_the_search_arithmetic():
+    search = pytest.importorskip("search")
+    # 784-200-100-10: forward and weight gradient of every layer, input gradient of
+    # the last two; 2 of 3 folds' rows per candidate fit, all rows for the refit
+    per_row = 2 * (2 * 784 * 200 + 3 * 200 * 100 + 3 * 100 * 10)
+    assert search.search_flops(900, (200, 100), 8, 10, 3) == per_row * 10 * (8 * 3 * 600
+                                                                            + 900)
+
+
+def test_search_benchmark_times_both_ways_on_the_same_batches():
+    search = pytest.importorskip("search")
+    rng = np.random.default_rng(0)
+    X = rng.random((300, 784), dtype=np.float32)
+    Y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 300)]
+    order = rng.permutation(300).astype(np.intp)
+    for count in (1, 3):
+        together, alone = search.grouped_epoch_seconds(X, Y, (16,), 50, count, order)
+        assert together > 0 and alone > 0

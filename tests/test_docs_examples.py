@@ -1,5 +1,6 @@
-"""The documentation's "Deploy", "Scale out" and "Beyond scikit-learn" examples run as
-written (each in a fresh process, in a scratch directory) and print what they promise.
+"""The documentation's "Deploy", "Scale out", "Beyond scikit-learn" and "Model search"
+examples run as written (each in a fresh process, in a scratch directory) and print
+what they promise.
 
 The pages are ``docs/*.md``, the manual (README.md is the landing page)."""
 import os
@@ -14,7 +15,8 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 if not DOCS.is_dir():   # wheel and sdist test runs copy only the tests
     pytest.skip("docs/ is not beside the tests", allow_module_level=True)
 PAGES = {"Deploy: ONNX and skops": "deploy.md", "Scale out: Dask and Ray": "scale_out.md",
-         "Beyond scikit-learn": "beyond.md"}
+         "Beyond scikit-learn": "beyond.md",
+         "Model search: candidates trained together": "model_search.md"}
 
 
 def _section_code(heading):
@@ -81,3 +83,11 @@ def test_beyond_scikit_learn_multi_output_example(tmp_path, fashion_mnist):
                tmp_path)
     assert "['feet' 'lower' 'none' 'upper' 'whole']" in out
     assert float(out.split()[-1]) > 0.7
+
+
+def test_model_search_example(tmp_path, fashion_mnist):
+    (code,) = _section_code("Model search: candidates trained together")
+    assert "max_iter=10" in code
+    best, score = _run(code.replace("max_iter=10", "max_iter=3"),
+                       tmp_path).strip().rsplit("} ", 1)
+    assert "learning_rate_init" in best and 0.75 < float(score) <= 1.0

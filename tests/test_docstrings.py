@@ -13,7 +13,7 @@ validate = pytest.importorskip("numpydoc.validate").validate
 # not required of every docstring: See Also, Examples, extended summary
 OPTIONAL = {"SA01", "EX01", "ES01"}
 PUBLIC_MODULES = ["cymlp.model_io", "cymlp.datasets", "cymlp.config", "cymlp.onnx",
-                  "cymlp.tables"]
+                  "cymlp.tables", "cymlp.model_selection"]
 
 
 def _public_names():

@@ -6,7 +6,8 @@ import warnings
 import pytest
 
 # the modules whose docstrings hold examples
-MODULES = ["cymlp.estimators", "cymlp.network", "cymlp.onnx", "cymlp.tables"]
+MODULES = ["cymlp.estimators", "cymlp.network", "cymlp.onnx", "cymlp.tables",
+           "cymlp.model_selection"]
 
 
 @pytest.mark.parametrize("module_name", MODULES)

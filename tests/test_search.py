@@ -76,7 +76,7 @@ def _compare(ours, theirs, dtype, keys=("mean_test_score", "std_test_score")):
     for key in keys:
         np.testing.assert_allclose(ours.cv_results_[key], theirs.cv_results_[key],
                                    rtol=SCORE_TOLERANCE[dtype], atol=SCORE_TOLERANCE[dtype])
-    assert [p for p in ours.cv_results_["params"]] == [p for p in theirs.cv_results_["params"]]
+    assert list(ours.cv_results_["params"]) == list(theirs.cv_results_["params"])
     assert sorted(ours.cv_results_) == sorted(theirs.cv_results_)
 
 
@@ -270,3 +270,40 @@ def test_the_fitted_search_pickles_and_leaves_no_group_behind(group_every_size):
     np.testing.assert_array_equal(again.predict_proba(X[:5]), search.predict_proba(X[:5]))
     assert GridSearchCV.__doc__.startswith(SklearnGridSearchCV.__doc__.split("\n")[0])
     assert "cymlp trains the candidates" in GridSearchCV.__doc__
+
+
+def test_a_dataframe_and_a_list_train_together_too(group_every_size):
+    pandas = pytest.importorskip("pandas")
+    X, y = _digits(np.float64)
+    X, y = X[:300], y[:300]
+    base = MLPClassifier((16,), max_iter=4, random_state=0)
+    grid = {"alpha": [1e-4, 1e-2]}
+    for data in (pandas.DataFrame(X, columns=["p%d" % i for i in range(64)]), X.tolist()):
+        del group_every_size[:]
+        ours = GridSearchCV(base, grid, cv=2).fit(data, y)
+        theirs = SklearnGridSearchCV(base, grid, cv=2).fit(data, y)
+        assert group_every_size == [2] * 8      # 2 folds x 4 epochs
+        _compare(ours, theirs, np.float64)
+
+
+def test_callbacks_see_the_tasks_scikit_learns_search_shows(group_every_size):
+    callback = pytest.importorskip("sklearn.callback")
+    from collections import Counter
+
+    from test_callbacks import Recorder
+
+    X, y = _digits(np.float64)
+    base = MLPClassifier((16,), max_iter=3, random_state=0)
+    grid = {"alpha": [1e-4, 1e-3, 1e-2]}
+    events = []
+    for search_class in (GridSearchCV, SklearnGridSearchCV):
+        recorder = Recorder()
+        search_class(base, grid, cv=2).set_callbacks(recorder).fit(X, y)
+        events.append(Counter(e[:2] for e in recorder.events))
+    assert group_every_size
+    assert events[0] == events[1]
+    assert events[0][("begin", "candidate-split-evaluation")] == 6
+    pytest.importorskip("rich")
+    search = GridSearchCV(base, grid, cv=2)
+    search.set_callbacks(callback.ProgressBar(max_propagation_depth=None)).fit(X, y)
+    assert search.best_estimator_.n_iter_ == 3

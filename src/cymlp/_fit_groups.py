@@ -43,16 +43,25 @@ class _Request:
         return (self.dropout is None and not isinstance(self.X, CSRRows)
                 and not scipy.sparse.issparse(self.X) and isinstance(self.X, np.ndarray))
 
-    def same_batches(self, other):
+    def same_batches(self, other, same_data):
         """Whether ``other`` trains on the same batches: the same rows of the same data,
-        targets and weights, in the same order, cut the same way."""
+        targets and weights, in the same order, cut the same way.  ``same_data`` keeps
+        the verdicts on pairs of X arrays (each candidate keeps its X for its whole
+        fit, so two candidates that converted the user's X each are compared once)."""
         if (self.batch_size != other.batch_size or self.X.shape != other.X.shape
                 or self.X.dtype != other.X.dtype or self.Y.shape != other.Y.shape
                 or (self.sample_weight is None) != (other.sample_weight is None)):
             return False
-        same_x = (self.X is other.X or (
+        same_x = self.X is other.X or (
             self.X.__array_interface__["data"][0] == other.X.__array_interface__["data"][0]
-            and self.X.strides == other.X.strides) or np.array_equal(self.X, other.X))
+            and self.X.strides == other.X.strides)
+        if not same_x:
+            pair = (id(self.X), id(other.X))
+            if pair not in same_data:
+                # the arrays stay alive (their candidates' fits hold them), so their
+                # ids are not reused while the verdict is kept
+                same_data[pair] = (np.array_equal(self.X, other.X), self.X, other.X)
+            same_x = same_data[pair][0]
         return bool(same_x and np.array_equal(self.order, other.order)
                     and np.array_equal(self.Y, other.Y)
                     and (self.sample_weight is None
@@ -72,6 +81,7 @@ class EpochGroup:
         self._results = {}                   # member -> EpochResult or an exception
         self._index = {}                     # thread ident -> member index
         self._interrupted = False
+        self._same_data = {}                 # (id X, id X) -> (equal, X, X)
 
     def train_epoch(self, network, X, Y, optimizer, batch_size, order, sample_weight,
                     alpha, dropout):
@@ -143,8 +153,7 @@ class EpochGroup:
                 self._answer({member: KeyboardInterrupt() for member in requests})
                 requests = {}
 
-    @staticmethod
-    def _sets(requests):
+    def _sets(self, requests):
         """Cut the requests (member order) into sets that train on the same batches."""
         sets = []
         for member in sorted(requests):
@@ -153,7 +162,7 @@ class EpochGroup:
                 first = requests[members[0]]
                 if (request.groupable_input() and first.groupable_input()
                         and groupable([first.network, request.network])
-                        and request.same_batches(first)):
+                        and request.same_batches(first, self._same_data)):
                     members.append(member)
                     break
             else:

@@ -63,7 +63,8 @@ def batch_key(estimator, n_rows, n_features):
     hidden = ((int(hidden),) if isinstance(hidden, numbers.Integral)
               else tuple(int(h) for h in np.ravel(hidden)))
     widths = (n_features,) + hidden
-    if not hidden or n_rows * sum(a * b for a, b in zip(widths, widths[1:])) < MIN_EPOCH_WORK:
+    n_coef = sum(a * b for a, b in zip(widths, widths[1:]))
+    if not hidden or n_rows * n_coef < MIN_EPOCH_WORK:
         return None
     return (type(estimator), hidden, estimator.batch_size, bool(estimator.shuffle),
             int(seed), bool(estimator.early_stopping),
@@ -248,6 +249,9 @@ def fit_and_score_group(base_estimator, X, y, *, train, test, candidates, scorer
                     _check_method_params(X, params=score_params, indices=test))
     estimators = [clone(base_estimator).set_params(**clone(parameters, safe=False))
                   for _, parameters in candidates]
+    if isinstance(X, (list, tuple)):
+        # one array for the whole group (each candidate would convert a list anew)
+        X = np.asarray(X)
     X_train, y_train = _safe_split(estimators[0], X, y, train)
     X_test, y_test = _safe_split(estimators[0], X, y, test, train)
     fold = (X_train, y_train, X_test, y_test)

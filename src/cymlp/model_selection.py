@@ -15,8 +15,9 @@ search over a cluster as scikit-learn's do).  Any other candidate, and any other
 estimator, is fitted and scored by scikit-learn's own per-candidate code.
 
 The results equal those of scikit-learn's search over the same estimator to the
-rounding of the first layer's products (``docs/search.md`` gives the tolerances).
+rounding of the first layer's products (``docs/model_search.md`` gives the tolerances).
 """
+import re
 import time
 from collections import defaultdict
 from itertools import product
@@ -74,14 +75,19 @@ class _GroupedSearch:
 
         Returns
         -------
-        self : object
-            Instance of fitted estimator.
+        object
+            The fitted search (self).
         """
         if not hasattr(self, "_init_callback_context"):
             # a scikit-learn before 1.9 (no callbacks): its own search, candidate by
             # candidate
             return super().fit.__wrapped__(self, X, y, **params)
         return self._fit_grouped(X, y, **params)
+
+    @property
+    def n_features_in_(self):
+        """Number of features seen during fit (``best_estimator_``'s)."""
+        return super().n_features_in_
 
     def _fit_grouped(self, X, y, **params):
         scorers, refit_metric = self._get_scorers()
@@ -93,7 +99,8 @@ class _GroupedSearch:
         root_ctx = self._init_callback_context(
             max_subtasks=1 + (self.refit is not False)
         ).call_on_fit_task_begin(estimator=self, X=X, y=y, metadata=metadata)
-        self._checked_cv_orig = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
+        self._checked_cv_orig = check_cv(self.cv, y,
+                                         classifier=is_classifier(self.estimator))
         self._check_input_parameters(X=X, y=y, split_params=routed_params.splitter.split)
         self.n_splits_ = self._checked_cv_orig.get_n_splits(
             X, y, **routed_params.splitter.split)
@@ -140,7 +147,8 @@ class _GroupedSearch:
             self.best_params_ = results["params"][self.best_index_]
         if self.refit:
             self._refit_best(base_estimator, X, y, routed_params, root_ctx, metadata)
-        self.scorer_ = scorers._scorers if isinstance(scorers, _MultimetricScorer) else scorers
+        self.scorer_ = (scorers._scorers if isinstance(scorers, _MultimetricScorer)
+                        else scorers)
         self.cv_results_ = results
         root_ctx.call_on_fit_task_end(estimator=self, X=X, y=y, metadata=metadata)
         return self
@@ -206,15 +214,43 @@ class _GroupedSearch:
         refit_ctx.call_on_fit_task_end(estimator=self, X=X, y=y, metadata=metadata)
 
 
+_EXAMPLE = """
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from cymlp import MLPClassifier
+    >>> from cymlp.model_selection import {name}
+    >>> X, y = load_digits(return_X_y=True)
+    >>> search = {name}(MLPClassifier((32,), max_iter=15, random_state=0),
+    ...     {{"alpha": [1e-4, 1e-2], "learning_rate_init": [1e-3, 1e-2]}}{extra},
+    ...     cv=3).fit(X / 16, y)
+    >>> sorted(search.best_params_)
+    ['alpha', 'learning_rate_init']
+    >>> round(float(search.best_score_), 1)
+    0.9
+"""
+
+
+def _adapted_doc(sklearn_class, extra=""):
+    """scikit-learn's docstring of ``sklearn_class`` with cymlp's note after its summary,
+    its cross-references to scikit-learn's user guide and glossary as plain words, and
+    a cymlp example."""
+    doc = sklearn_class.__doc__
+    summary, rest = doc.split("\n", 1)
+    rest = re.sub(r":(?:ref|term):`([^`<]*?)\s*<[^`>]*>`", r"\1", rest)
+    rest = re.sub(r":(?:ref|term):`([^`]*)`", r"\1", rest)
+    rest = rest[:rest.index("    Examples\n    --------")]
+    doc = (summary + "\n" + _SEARCH_NOTE + rest.rstrip() + "\n"
+           + _EXAMPLE.format(name=sklearn_class.__name__, extra=extra))
+    return re.sub(r"\n(?:[ ]*\n){2,}", "\n\n", doc)
+
+
 class GridSearchCV(_GroupedSearch, _SklearnGridSearchCV):
-    __doc__ = (_SklearnGridSearchCV.__doc__.split("\n", 1)[0]
-               + "\n" + _SEARCH_NOTE + "\n" + _SklearnGridSearchCV.__doc__.split("\n", 1)[1])
+    __doc__ = _adapted_doc(_SklearnGridSearchCV)
 
 
 class RandomizedSearchCV(_GroupedSearch, _SklearnRandomizedSearchCV):
-    __doc__ = (_SklearnRandomizedSearchCV.__doc__.split("\n", 1)[0]
-               + "\n" + _SEARCH_NOTE + "\n"
-               + _SklearnRandomizedSearchCV.__doc__.split("\n", 1)[1])
+    __doc__ = _adapted_doc(_SklearnRandomizedSearchCV, extra=", n_iter=4")
 
 
 __all__ = ["GridSearchCV", "RandomizedSearchCV"]
