@@ -12,7 +12,8 @@ import scipy.sparse
 
 from cymlp import SGD, Adam, AdamW, CosineSchedule, Dense, Network, StepSchedule
 from cymlp._engine import train_group_epoch as engine_group_epoch
-from cymlp._group_training import groupable, train_group_epoch
+from cymlp._group_training import (STACK_COLUMNS, groupable, subgroup_count,
+                                   train_group_epoch)
 from cymlp.network import DivergenceError
 
 # float64: the stacked gemm sums each element in the same order or nearly; float32
@@ -251,3 +252,14 @@ def test_ctrl_c_leaves_every_member_at_its_last_finished_batch():
     # and training goes on from there
     train_group_epoch(nets, X[:640], Y[:640], optimizers, 64, order[:640], None,
                       [1e-4] * 4)
+
+
+def test_stacks_are_about_256_columns_wide_with_one_per_thread_at_least():
+    assert STACK_COLUMNS == 256
+    assert subgroup_count(8, 200, 2) == 8      # 200 units: a stack each
+    assert subgroup_count(8, 64, 2) == 2       # 4 x 64 = 256 columns a stack
+    assert subgroup_count(8, 64, 1) == 2
+    assert subgroup_count(2, 64, 2) == 2       # one per thread first
+    assert subgroup_count(1, 64, 4) == 1
+    assert subgroup_count(16, 32, 2) == 2
+    assert subgroup_count(9, 64, 1) == 3

@@ -252,13 +252,35 @@ def test_what_trains_alone():
         [0, 1, 2, 3], [4, 5, 6, 7]]
 
 
-def test_a_pipeline_and_other_estimators_are_searched_as_scikit_learn_does():
+def test_a_pipeline_ending_in_an_mlp_trains_its_candidates_together(group_every_size):
     X, y = _digits(np.float64)
     pipe = make_pipeline(StandardScaler(), MLPClassifier((16,), max_iter=5, random_state=0))
-    grid = {"mlpclassifier__alpha": [1e-4, 1e-2]}
+    grid = {"mlpclassifier__alpha": [1e-4, 1e-2], "mlpclassifier__activation":
+            ["relu", "tanh"]}
+    ours = GridSearchCV(pipe, grid, cv=2, return_train_score=True).fit(X, y)
+    theirs = SklearnGridSearchCV(pipe, grid, cv=2, return_train_score=True).fit(X, y)
+    assert group_every_size == [4] * 10     # 2 folds x 5 epochs, the scaler fitted once
+    _compare(ours, theirs, np.float64, keys=("mean_test_score", "mean_train_score"))
+    np.testing.assert_allclose(ours.best_estimator_[-1].coefs_[0],
+                               theirs.best_estimator_[-1].coefs_[0])
+    # a grid that changes another step: each candidate fits its own pipeline
+    del group_every_size[:]
+    grid = {"standardscaler__with_mean": [True, False], "mlpclassifier__alpha": [1e-4]}
     ours = GridSearchCV(pipe, grid, cv=2).fit(X, y)
     theirs = SklearnGridSearchCV(pipe, grid, cv=2).fit(X, y)
+    assert not group_every_size
     _compare(ours, theirs, np.float64)
+
+
+def test_what_trains_alone_in_a_pipeline():
+    pipe = make_pipeline(StandardScaler(), MLPClassifier((64,), random_state=0))
+    rows = MIN_EPOCH_WORK // (30 * 64) + 1
+    two = [{"mlpclassifier__alpha": 1e-4}, {"mlpclassifier__alpha": 1e-2}]
+    assert plan_groups(pipe, two, rows, 30) == [[0, 1]]
+    # with callbacks or fit parameters the pipeline's own fit runs, candidate by candidate
+    assert plan_groups(pipe, two, rows, 30, pipelines=False) == [[0], [1]]
+    assert plan_groups(make_pipeline(StandardScaler(), StandardScaler()),
+                       [{}, {}], rows, 30) == [[0], [1]]
 
 
 def test_the_fitted_search_pickles_and_leaves_no_group_behind(group_every_size):
@@ -307,3 +329,81 @@ def test_callbacks_see_the_tasks_scikit_learns_search_shows(group_every_size):
     search = GridSearchCV(base, grid, cv=2)
     search.set_callbacks(callback.ProgressBar(max_propagation_depth=None)).fit(X, y)
     assert search.best_estimator_.n_iter_ == 3
+
+
+def test_the_issues_network_on_fashion_mnist_equals_scikit_learns(fashion_mnist,
+                                                                   monkeypatch):
+    """784-200-100-10 on real images, float32: each candidate has a stack of its own
+    (200 units), so with one BLAS thread on both sides the fits are the same sums."""
+    calls = []
+    real = cymlp._fit_groups.train_group_epoch
+    monkeypatch.setattr(cymlp._fit_groups, "train_group_epoch",
+                        lambda networks, *a, **k: calls.append(1) or real(networks, *a, **k))
+    from threadpoolctl import threadpool_limits
+
+    X, y = fashion_mnist.X_train[:3000], fashion_mnist.y_train[:3000]
+    base = MLPClassifier((200, 100), max_iter=3, random_state=0)
+    grid = {"alpha": [1e-4, 1e-2], "learning_rate_init": [1e-3, 3e-3]}
+    keys = ("alpha", "learning_rate_init")
+    ours_scorer, theirs_scorer = _Recorder(keys), _Recorder(keys)
+    with threadpool_limits(1):
+        ours = GridSearchCV(base, grid, cv=3, scoring=ours_scorer).fit(X, y)
+        theirs = SklearnGridSearchCV(base, grid, cv=3, scoring=theirs_scorer).fit(X, y)
+    assert len(calls) == 9            # 3 folds x 3 epochs, each of the 4 candidates
+    assert ours.best_params_ == theirs.best_params_
+    np.testing.assert_array_equal(ours.cv_results_["split0_test_score"],
+                                  theirs.cv_results_["split0_test_score"])
+    for key, (coef, _) in theirs_scorer.coefs.items():
+        np.testing.assert_array_equal(ours_scorer.coefs[key][0], coef)
+
+
+def test_a_candidate_that_fails_before_its_first_epoch_leaves_the_group(
+        group_every_size):
+    X, y = _digits(np.float64)
+    base = MLPClassifier((16,), max_iter=4, random_state=0)
+    # momentum is checked when fit starts; the candidate is planned into the group
+    grid = [{"alpha": [1e-4, 1e-2]}, {"momentum": [2.0], "solver": ["adam"]}]
+    with pytest.warns(FitFailedWarning):
+        ours = GridSearchCV(base, grid, cv=2).fit(X, y)
+    theirs = SklearnGridSearchCV(base, grid, cv=2).fit(X, y)
+    assert group_every_size == [2] * 8
+    assert np.isnan(ours.cv_results_["mean_test_score"][2])
+    _compare(ours, theirs, np.float64)
+
+
+def test_a_pipeline_whose_steps_fail_fails_each_candidate_as_scikit_learns(
+        group_every_size):
+    from sklearn.preprocessing import FunctionTransformer
+
+    def refuse(X):
+        raise ValueError("this step refuses the fold")
+
+    X, y = _digits(np.float64)
+    pipe = make_pipeline(FunctionTransformer(refuse),
+                         MLPClassifier((16,), max_iter=3, random_state=0))
+    grid = {"mlpclassifier__alpha": [1e-4, 1e-2]}
+    for search in (GridSearchCV, SklearnGridSearchCV):
+        with pytest.raises(ValueError, match="All the 4 fits failed"):
+            search(pipe, grid, cv=2, error_score=0.0, refit=False).fit(X, y)
+        with pytest.raises(ValueError, match="refuses the fold"):
+            search(pipe, grid, cv=2, error_score="raise", refit=False).fit(X, y)
+    assert not group_every_size
+
+
+def test_a_messy_table_pipeline_searched_with_candidates_together(group_every_size):
+    """The user's road: a table with text, empty cells and numbers, cymlp's table
+    pipeline, then a search over the model's parameters."""
+    pytest.importorskip("pandas")
+    from test_tables import penguins
+
+    from cymlp.tables import make_table_pipeline
+
+    frame = penguins()
+    y = frame.pop("species")
+    pipe = make_table_pipeline(MLPClassifier((16,), max_iter=8, random_state=0), frame)
+    grid = {"model__alpha": [1e-4, 1e-2], "model__learning_rate_init": [1e-3, 1e-2]}
+    ours = GridSearchCV(pipe, grid, cv=3).fit(frame, y)
+    theirs = SklearnGridSearchCV(pipe, grid, cv=3).fit(frame, y)
+    assert group_every_size == [4] * 24       # 3 folds x 8 epochs
+    _compare(ours, theirs, np.float64)
+    assert list(ours.predict(frame.head(3))) == list(theirs.predict(frame.head(3)))

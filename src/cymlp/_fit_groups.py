@@ -12,6 +12,7 @@ stopping, ``max_iter``, an error) simply asks for no more epochs, and the others
 without it.  The threads spend their time waiting; the work runs in compiled code
 without the GIL.
 """
+import copy
 import sys
 import threading
 
@@ -58,8 +59,8 @@ class _Request:
         if not same_x:
             pair = (id(self.X), id(other.X))
             if pair not in same_data:
-                # the arrays stay alive (their candidates' fits hold them), so their
-                # ids are not reused while the verdict is kept
+                # the verdict keeps both arrays alive, so their ids are not reused
+                # while it is kept
                 same_data[pair] = (np.array_equal(self.X, other.X), self.X, other.X)
             same_x = same_data[pair][0]
         return bool(same_x and np.array_equal(self.order, other.order)
@@ -194,7 +195,8 @@ class EpochGroup:
             except KeyboardInterrupt:
                 raise
             except Exception as exc:
-                outcomes = [exc] * len(batch)
+                # one exception object each: each candidate's thread raises its own
+                outcomes = [copy.copy(exc) for _ in batch]
             results.update(zip(members, outcomes))
         return results
 

@@ -13,6 +13,7 @@ Whether two candidates really draw the same batches is checked again at every ep
 the fold once, fits the group's candidates together (``fit_together``) and scores
 each as scikit-learn's ``_fit_and_score`` does, returning the same result records.
 """
+import contextlib
 import numbers
 import time
 from traceback import format_exc
@@ -21,6 +22,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.metrics._scorer import _MultimetricScorer
 from sklearn.model_selection._validation import _fit_and_score, _score
+from sklearn.pipeline import Pipeline
 from sklearn.utils.metaestimators import _safe_split
 from sklearn.utils.validation import _check_method_params, _num_samples
 
@@ -72,8 +74,34 @@ def batch_key(estimator, n_rows, n_features):
             repr(getattr(estimator, "class_weight", None)))
 
 
+def final_mlp(estimator):
+    """The name of the last step when ``estimator`` is a ``Pipeline`` ending in a cymlp
+    MLP (whose other steps are transformers), else None."""
+    if not isinstance(estimator, Pipeline) or not estimator.steps:
+        return None
+    name, last = estimator.steps[-1]
+    return name if isinstance(last, _BaseMLP) else None
+
+
+def candidate_key(base_estimator, params, n_rows, n_features, pipelines=True):
+    """``batch_key`` of one candidate: of the estimator with ``params`` set, or of a
+    pipeline's final MLP when ``params`` set that step's parameters only (its other
+    steps are then the same for every such candidate, and fitted once per fold);
+    None when the candidate trains alone.  With ``pipelines`` False a pipeline's
+    candidates train alone (a search with callbacks, which propagate through the
+    pipeline's own ``fit``, or with fit parameters, which its steps route)."""
+    estimator = clone(base_estimator).set_params(**clone(params, safe=False))
+    last = final_mlp(estimator)
+    if last is None:
+        return batch_key(estimator, n_rows, n_features)
+    if not pipelines or not all(name.startswith(last + "__") for name in params):
+        return None
+    key = batch_key(estimator.steps[-1][1], n_rows, n_features)
+    return None if key is None else ("pipeline",) + key
+
+
 def plan_groups(base_estimator, candidate_params, n_rows, n_features, n_splits=1,
-                n_workers=1):
+                n_workers=1, pipelines=True):
     """Cut the candidates into groups that train together.
 
     Parameters
@@ -87,6 +115,8 @@ def plan_groups(base_estimator, candidate_params, n_rows, n_features, n_splits=1
     n_workers : int, default=1
         The search's workers (``n_jobs``): groups are cut in parts (of at least two
         candidates) until there are about two tasks per worker.
+    pipelines : bool, default=True
+        Whether a pipeline's candidates may train together (see ``candidate_key``).
 
     Returns
     -------
@@ -98,8 +128,7 @@ def plan_groups(base_estimator, candidate_params, n_rows, n_features, n_splits=1
     groups = []
     for index, params in enumerate(candidate_params):
         try:
-            key = batch_key(clone(base_estimator).set_params(**clone(params, safe=False)),
-                            n_rows, n_features)
+            key = candidate_key(base_estimator, params, n_rows, n_features, pipelines)
         except Exception:   # invalid parameters: the candidate's own fit reports them
             key = None
         group = by_key.get(key) if key is not None else None
@@ -128,24 +157,31 @@ def _error_scores(scorer, error_score, return_train_score):
 
 
 def _fit_and_score_member(estimator, fold, fit_params, score_params, scorer,
-                          return_train_score, error_score, callback_ctx, caller):
+                          return_train_score, error_score, callback_ctx, caller,
+                          prepared=None):
     """``_fit_and_score`` for one candidate of a group, on the fold's split data
-    (called in the candidate's thread); returns its result record."""
+    (called in the candidate's thread); returns its result record.
+
+    ``prepared`` is, for a pipeline, ``(final step, transformed training rows, seconds
+    the fold's preprocessing took)``: the steps before the last are fitted already,
+    and only the last is fitted here."""
     X_train, y_train, X_test, y_test = fold
     score_train, score_test = score_params
     sample_weight = fit_params.get("sample_weight")
     metadata = None if sample_weight is None else {"sample_weight": sample_weight}
     result = {}
-    start = time.time()
+    start = time.time() - (prepared[2] if prepared is not None else 0.0)
     train_scores = None
     try:
-        if callback_ctx is not None:
-            with callback_ctx.propagate_callback_context(estimator):
+        with (callback_ctx.propagate_callback_context(estimator) if callback_ctx is not None
+              else contextlib.nullcontext()):
+            if callback_ctx is not None:
                 callback_ctx.call_on_fit_task_begin(estimator=caller, X=X_train,
                                                     y=y_train, metadata=metadata)
+            if prepared is None:
                 estimator.fit(X_train, y_train, **fit_params)
-        else:
-            estimator.fit(X_train, y_train, **fit_params)
+            else:
+                prepared[0].fit(prepared[1], y_train)
     except Exception:
         fit_time, score_time = time.time() - start, 0.0
         if error_score == "raise":
@@ -203,6 +239,24 @@ def _report(verbose, split_progress, candidate_progress, parameters, result,
     print(start + "." * max(0, 80 - len(start) - len(message)) + message)
 
 
+def _prepared_pipelines(estimators, X_train, y_train):
+    """For pipelines ending in a cymlp MLP whose candidates differ in that step only:
+    fit the steps before it once on the fold, give every candidate those fitted steps,
+    and return ``{id(candidate): (its last step, the transformed training rows, the
+    seconds that took)}``; an empty dict for other estimators."""
+    if final_mlp(estimators[0]) is None:
+        return {}
+    start = time.time()
+    preprocessing = estimators[0][:-1]
+    X_fit = preprocessing.fit_transform(X_train, y_train)
+    seconds = time.time() - start
+    prepared = {}
+    for estimator in estimators:
+        estimator.steps = list(preprocessing.steps) + [estimator.steps[-1]]
+        prepared[id(estimator)] = (estimator.steps[-1][1], X_fit, seconds)
+    return prepared
+
+
 def fit_and_score_group(base_estimator, X, y, *, train, test, candidates, scorer,
                         fit_params, score_params, return_train_score, error_score,
                         verbose, split_progress, n_candidates, caller, contexts):
@@ -233,32 +287,44 @@ def fit_and_score_group(base_estimator, X, y, *, train, test, candidates, scorer
         ``return_n_test_samples`` and ``return_times``; ``fit_time`` is the wall time
         of the candidate's fit, which ran beside its group's others.
     """
+    def alone(index, parameters, context):
+        """scikit-learn's own fit and score of one candidate."""
+        return _fit_and_score(clone(base_estimator), X, y, scorer=scorer, train=train,
+                              test=test, verbose=verbose, parameters=parameters,
+                              fit_params=fit_params, score_params=score_params,
+                              return_train_score=return_train_score,
+                              return_n_test_samples=True, return_times=True,
+                              error_score=error_score, split_progress=split_progress,
+                              candidate_progress=(index, n_candidates), caller=caller,
+                              callback_ctx=context)
+
     if len(candidates) == 1:
-        (index, parameters), = candidates
-        return [_fit_and_score(clone(base_estimator), X, y, scorer=scorer, train=train,
-                               test=test, verbose=verbose, parameters=parameters,
-                               fit_params=fit_params, score_params=score_params,
-                               return_train_score=return_train_score,
-                               return_n_test_samples=True, return_times=True,
-                               error_score=error_score, split_progress=split_progress,
-                               candidate_progress=(index, n_candidates), caller=caller,
-                               callback_ctx=contexts[0])]
-    fit_params = _check_method_params(X, params=fit_params or {}, indices=train)
-    score_params = score_params or {}
-    split_scores = (_check_method_params(X, params=score_params, indices=train),
-                    _check_method_params(X, params=score_params, indices=test))
+        return [alone(*candidates[0], contexts[0])]
+    group_fit_params = _check_method_params(X, params=fit_params or {}, indices=train)
+    split_scores = (_check_method_params(X, params=score_params or {}, indices=train),
+                    _check_method_params(X, params=score_params or {}, indices=test))
     estimators = [clone(base_estimator).set_params(**clone(parameters, safe=False))
                   for _, parameters in candidates]
-    if isinstance(X, (list, tuple)):
-        # one array for the whole group (each candidate would convert a list anew)
-        X = np.asarray(X)
-    X_train, y_train = _safe_split(estimators[0], X, y, train)
-    X_test, y_test = _safe_split(estimators[0], X, y, test, train)
+    data = np.asarray(X) if isinstance(X, (list, tuple)) else X   # one array, not one each
+    X_train, y_train = _safe_split(estimators[0], data, y, train)
+    X_test, y_test = _safe_split(estimators[0], data, y, test, train)
     fold = (X_train, y_train, X_test, y_test)
+    try:
+        prepared = _prepared_pipelines(estimators, X_train, y_train)
+    except Exception:
+        # a pipeline's steps fail on this fold: each candidate fails as scikit-learn's
+        # search lets it fail (its error_score, or the error itself)
+        return [alone(index, parameters, context)
+                for (index, parameters), context in zip(candidates, contexts)]
     contexts = dict(zip(map(id, estimators), contexts))
-    outcomes = fit_together(estimators, lambda estimator: _fit_and_score_member(
-        estimator, fold, fit_params, split_scores, scorer, return_train_score,
-        error_score, contexts[id(estimator)], caller))
+    # the model each thread fits (a pipeline's last step) -> the candidate it belongs to
+    owners = {id(prepared[id(e)][0] if prepared else e): e for e in estimators}
+    outcomes = fit_together(
+        [prepared[id(e)][0] if prepared else e for e in estimators],
+        lambda model: _fit_and_score_member(
+            owners[id(model)], fold, group_fit_params, split_scores, scorer,
+            return_train_score, error_score, contexts[id(owners[id(model)])], caller,
+            prepared.get(id(owners[id(model)]))))
     results = []
     for (index, parameters), (ok, value) in zip(candidates, outcomes):
         if not ok:

@@ -9,7 +9,9 @@ class weights; a stochastic solver and no dropout) are fitted together: every ba
 gathered once and each epoch runs for the whole group in compiled code, the first
 layer's product and weight gradient as one matrix product over the group's stacked
 weights, every other step per candidate with its own optimizer, schedule, penalty,
-activation, loss and stopping rule.  A candidate that stops early leaves its group.
+activation, loss and stopping rule.  A candidate that stops early leaves its group.  A
+``Pipeline`` ending in such an MLP groups its candidates too when they differ in that
+step only: its other steps are fitted once per fold.
 Each (fold, group) is one task of ``n_jobs`` (joblib, so Dask and Ray backends spread a
 search over a cluster as scikit-learn's do).  Any other candidate, and any other
 estimator, is fitted and scored by scikit-learn's own per-candidate code.
@@ -36,9 +38,10 @@ from sklearn.utils.validation import _check_method_params, _num_samples, indexab
 from cymlp._search_groups import fit_and_score_group, plan_groups
 
 _SEARCH_NOTE = """
-    cymlp trains the candidates of a cymlp ``MLPClassifier`` or ``MLPRegressor`` that
-    draw the same batches together, one fold at a time (see ``cymlp.model_selection``);
-    any other estimator is searched exactly as scikit-learn searches it.  A candidate's
+    cymlp trains the candidates of a cymlp ``MLPClassifier`` or ``MLPRegressor`` (or of
+    a pipeline ending in one) that draw the same batches together, one fold at a time
+    (see ``cymlp.model_selection``); any other estimator is searched exactly as
+    scikit-learn searches it.  A candidate's
     ``fit_time`` in ``cv_results_`` is the wall time of its fit, which ran beside the
     rest of its group.
 """
@@ -173,8 +176,12 @@ class _GroupedSearch:
                                                 task_id=task_id)
                         for task_id in range(n_candidates * n_splits)]
         n_train = max((_num_samples(train) for train, _ in cv_splits), default=0)
+        # a pipeline's steps are fitted once per fold for a group: not with callbacks
+        # (they reach the steps through the pipeline's own fit) or fit parameters
+        pipelines = (not getattr(self, "_skl_callbacks", None)
+                     and not task_kwargs["fit_params"])
         groups = plan_groups(base_estimator, candidate_params, n_train, _n_features(X),
-                             n_splits, effective_n_jobs(self.n_jobs))
+                             n_splits, effective_n_jobs(self.n_jobs), pipelines)
         tasks = list(product(enumerate(cv_splits), groups))
         outputs = parallel(
             delayed(fit_and_score_group)(
