@@ -333,12 +333,13 @@ def training_plan(batch_size, n_coef=None):
 
 
 def group_plan(n_members):
-    """Choose the subgroup count for a group epoch of ``n_members`` networks
+    """Choose the thread count for a group epoch of ``n_members`` networks
     (``cymlp._engine.train_group_epoch``); hold BLAS at one thread meanwhile.
 
-    Each subgroup runs on its own thread with single-threaded BLAS, so a group uses as
-    many threads as the user's BLAS setting allows, up to one per member; the cut
-    depends on that setting and the member count only (see ``_plan``).
+    The group's stacks run on these threads, each with single-threaded BLAS: as many
+    threads as the user's BLAS setting allows, up to one per member.  The count, and
+    so the cut into stacks (``cymlp._group_training.subgroup_count``), depends on that
+    setting and the member count only (see ``_plan``).
 
     Parameters
     ----------
@@ -347,7 +348,7 @@ def group_plan(n_members):
     Returns
     -------
     context manager
-        Yields the number of subgroups.
+        Yields the number of threads.
     """
     return _chunk_count(_plan(
         lambda threads: TrainingSplit(max(1, min(threads, n_members)), False)))
