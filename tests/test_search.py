@@ -421,3 +421,16 @@ def test_forty_candidates_in_one_group_leaving_at_their_own_epochs(group_every_s
     assert sorted(group_every_size) == sorted(4 * k for k in range(1, 11) for _ in (0, 1))
     np.testing.assert_allclose(ours.cv_results_["mean_test_score"],
                                theirs.cv_results_["mean_test_score"], atol=1e-12)
+
+
+def test_verbose_says_which_candidates_train_together(group_every_size, capsys):
+    X, y = _digits(np.float64)
+    base = MLPClassifier((16,), max_iter=2, random_state=0)
+    grid = [{"alpha": [1e-4, 1e-3, 1e-2]}, {"solver": ["lbfgs"]}]
+    GridSearchCV(base, grid, cv=2, verbose=1).fit(X, y)
+    printed = capsys.readouterr().out
+    assert "Fitting 2 folds for each of 4 candidates, totalling 8 fits" in printed
+    assert "cymlp trains 3 of them together, in groups of 3" in printed
+    GridSearchCV(base, {"solver": ["lbfgs", "adam"], "random_state": [None]}, cv=2,
+                 verbose=1).fit(X, y)
+    assert "together" not in capsys.readouterr().out

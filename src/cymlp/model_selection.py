@@ -182,6 +182,10 @@ class _GroupedSearch:
                      and not task_kwargs["fit_params"])
         groups = plan_groups(base_estimator, candidate_params, n_train, _n_features(X),
                              n_splits, effective_n_jobs(self.n_jobs), pipelines)
+        together = [len(group) for group in groups if len(group) > 1]
+        if self.verbose > 0 and together:
+            print("cymlp trains %d of them together, in groups of %s, one task per fold "
+                  "and group" % (sum(together), ", ".join(map(str, together))))
         tasks = list(product(enumerate(cv_splits), groups))
         outputs = parallel(
             delayed(fit_and_score_group)(
