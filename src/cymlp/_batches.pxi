@@ -38,29 +38,31 @@ cdef void begin_step(Optim* opt, double alpha, double sw) noexcept nogil:
 cdef int end_batch(Optim* opt, EpochStats* stats, double loss, double penalty, double sw,
                    Py_ssize_t rows, Py_ssize_t* since_check,
                    Py_ssize_t check_every) except -1 nogil:
-    """Count a finished batch (Adam's step, the epoch sums; ``penalty`` is the batch's
-    L2 term alpha/2 ||W||^2, inside ``loss * sw``), then pass it (``skip_batch``)."""
+    """Count a finished batch (``record_batch``), then check for Ctrl-C
+    (``check_signals``)."""
+    record_batch(opt, stats, loss, penalty, sw, rows)
+    return check_signals(since_check, check_every)
+
+
+cdef int skip_batch(Optim* opt, EpochStats* stats, Py_ssize_t rows,
+                    Py_ssize_t* since_check, Py_ssize_t check_every) except -1 nogil:
+    """Pass a batch (``count_batch``) and check for Ctrl-C (``check_signals``).  Alone,
+    for a batch whose sample weights are all zero: it has no loss and no gradient, so no
+    step is taken (Adam's t stays) and later batches are treated as without it."""
+    count_batch(opt, stats, rows)
+    return check_signals(since_check, check_every)
+
+
+cdef inline void record_batch(Optim* opt, EpochStats* stats, double loss, double penalty,
+                              double sw, Py_ssize_t rows) noexcept nogil:
+    """Count a finished batch: Adam's step, the epoch sums (``loss`` the batch's mean,
+    ``penalty`` its L2 term alpha/2 ||W||^2, inside ``loss * sw``) and ``count_batch``."""
     if opt.kind != OPTIMIZER_SGD:
         opt.t += 1
     stats.loss_sum += loss * sw
     stats.penalty_sum += penalty
     stats.weight_sum += sw
-    return skip_batch(opt, stats, rows, since_check, check_every)
-
-
-cdef int skip_batch(Optim* opt, EpochStats* stats, Py_ssize_t rows,
-                    Py_ssize_t* since_check, Py_ssize_t check_every) except -1 nogil:
-    """Pass a batch: the schedule's batch position and the dropout key move on, the
-    epoch counts its rows, and Ctrl-C is checked every ``check_every`` batches.  Alone,
-    for a batch whose sample weights are all zero: it has no loss and no gradient, so no
-    step is taken (Adam's t stays) and later batches are treated as without it."""
     count_batch(opt, stats, rows)
-    since_check[0] += 1
-    if since_check[0] >= check_every:
-        since_check[0] = 0
-        with gil:
-            PyErr_CheckSignals()
-    return 0
 
 
 cdef inline void count_batch(Optim* opt, EpochStats* stats, Py_ssize_t rows) noexcept nogil:
@@ -68,6 +70,18 @@ cdef inline void count_batch(Optim* opt, EpochStats* stats, Py_ssize_t rows) noe
     opt.batch += 1
     stats.n_batches += 1
     stats.n_samples += rows
+
+
+cdef inline int check_signals(Py_ssize_t* since_check,
+                              Py_ssize_t check_every) except -1 nogil:
+    """Count a batch since the last check; every ``check_every`` batches, check for
+    Ctrl-C (raises KeyboardInterrupt)."""
+    since_check[0] += 1
+    if since_check[0] >= check_every:
+        since_check[0] = 0
+        with gil:
+            PyErr_CheckSignals()
+    return 0
 
 
 cdef double gather_batch(floating* xb, floating* yb, floating* wb, const floating* X,

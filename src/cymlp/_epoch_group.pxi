@@ -67,58 +67,44 @@ cdef double member_rest(Member* m, const floating* Z, floating* D, Py_ssize_t wi
                         Py_ssize_t h1, const floating* yb, const floating* wb,
                         floating scale, Py_ssize_t rows) noexcept nogil:
     """Member m's batch after the stacked first product Z: its first layer's bias and
-    activation, the later layers forward, the loss, the backward pass with each later
-    layer's update, its first layer's intercept gradient; its Delta_1 goes into D's
+    activation, then its later steps through ``forward_backward`` (their output O_1 the
+    input; no update yet), Delta_1 = (Delta_2 W_2^T) * f'(U_1) with the old W_2, each
+    later layer's update, its first layer's intercept gradient; Delta_1 goes into D's
     block.  Returns the loss sum_i w_i L_i (not finite: nothing was updated)."""
     cdef const Step* steps = m.steps
-    cdef Py_ssize_t k, r, last = m.n_steps - 1
+    cdef Py_ssize_t k, r
     cdef floating* params = <floating*>m.params
     cdef floating* grads = <floating*>m.grads
     cdef floating* acts = <floating*>m.acts
     cdef floating* deltas = <floating*>m.deltas
-    cdef const Step* s = &steps[0]
-    cdef floating* dst = acts + rows * s.act_off
-    cdef const floating* src
-    cdef floating* d_cur = deltas
-    cdef floating* d_prev
+    cdef const Step* first = &steps[0]
+    cdef const Step* second = &steps[1]
+    cdef floating* out1 = acts + rows * first.act_off
+    cdef floating* delta2
+    cdef floating* delta1
     cdef double loss
     for r in range(rows):
-        memcpy(dst + r * h1, Z + r * width + m.col, h1 * sizeof(floating))
-    bias_activation(dst, params + s.b_off, rows, h1, s.act, pre_activation(s, acts, rows))
-    for k in range(1, m.n_steps):
-        src = acts + rows * steps[k - 1].act_off
-        s = &steps[k]
-        dst = acts + rows * s.act_off
-        gemm(False, False, <int>rows, <int>s.n_out, <int>s.n_in, 1, src, <int>s.n_in,
-             params + s.w_off, <int>s.n_out, 0, dst, <int>s.n_out)
-        if k < last:
-            bias_activation(dst, params + s.b_off, rows, s.n_out, s.act,
-                            pre_activation(s, acts, rows))
-    s = &steps[last]
-    loss = output_error(acts + rows * s.act_off, params + s.b_off, yb, wb, scale, d_cur,
-                        rows, s.n_out, &s.output)
+        memcpy(out1 + r * h1, Z + r * width + m.col, h1 * sizeof(floating))
+    bias_activation(out1, params + first.b_off, rows, h1, first.act,
+                    pre_activation(first, acts, rows))
+    loss = forward_backward(steps + 1, m.n_steps - 1, params, grads, out1, NULL, yb, wb,
+                            scale, rows, acts, deltas, m.max_width, True, False, NULL,
+                            NULL, 0)
     if not isfinite(loss):
         return loss
-    for k in range(last, 0, -1):
-        s = &steps[k]
-        src = acts + rows * steps[k - 1].act_off
-        gemm(True, False, <int>s.n_in, <int>s.n_out, <int>rows, 1, src, <int>s.n_in,
-             d_cur, <int>s.n_out, 0, grads + s.w_off, <int>s.n_out)
-        memset(grads + s.b_off, 0, s.n_out * sizeof(floating))
-        add_column_sums(grads + s.b_off, d_cur, rows, s.n_out, s.n_out)
-        d_prev = deltas + rows * m.max_width if d_cur == deltas else deltas
-        gemm(False, True, <int>rows, <int>s.n_in, <int>s.n_out, 1, d_cur, <int>s.n_out,
-             params + s.w_off, <int>s.n_out, 0, d_prev, <int>s.n_in)
-        activation_derivative(d_prev, acts + rows * steps[k - 1].act_off,
-                              pre_activation(&steps[k - 1], acts, rows), rows * s.n_in,
-                              steps[k - 1].act)
-        update_layer(s, params, grads, &m.opt)
-        d_cur = d_prev
-    s = &steps[0]
-    memset(grads + s.b_off, 0, h1 * sizeof(floating))
-    add_column_sums(grads + s.b_off, d_cur, rows, h1, h1)
+    # forward_backward's deltas alternate between its two blocks, one switch a step
+    delta2 = deltas + rows * m.max_width if (m.n_steps - 2) % 2 else deltas
+    delta1 = deltas if delta2 != deltas else deltas + rows * m.max_width
+    gemm(False, True, <int>rows, <int>h1, <int>second.n_out, 1, delta2,
+         <int>second.n_out, params + second.w_off, <int>second.n_out, 0, delta1, <int>h1)
+    activation_derivative(delta1, out1, pre_activation(first, acts, rows), rows * h1,
+                          first.act)
+    for k in range(m.n_steps - 1, 0, -1):
+        update_layer(&steps[k], params, grads, &m.opt)
+    memset(grads + first.b_off, 0, h1 * sizeof(floating))
+    add_column_sums(grads + first.b_off, delta1, rows, h1, h1)
     for r in range(rows):
-        memcpy(D + r * width + m.col, d_cur + r * h1, h1 * sizeof(floating))
+        memcpy(D + r * width + m.col, delta1 + r * h1, h1 * sizeof(floating))
     return loss
 
 
@@ -253,17 +239,8 @@ cdef int run_group_epoch(GroupBatch* gb, Member* members, Py_ssize_t n_members,
                     m.stats.status = EPOCH_DIVERGED
                     n_active -= 1
                     continue
-                if m.opt.kind != OPTIMIZER_SGD:
-                    m.opt.t += 1
-                # as end_batch counts a serial epoch's batch
-                m.stats.loss_sum += (m.loss + m.penalty) / sw * sw
-                m.stats.penalty_sum += m.penalty
-                m.stats.weight_sum += sw
-                count_batch(&m.opt, &m.stats, rows)
-        since_check += 1
-        if since_check >= check_every:
-            since_check = 0
-            with gil:
-                PyErr_CheckSignals()
+                record_batch(&m.opt, &m.stats, (m.loss + m.penalty) / sw, m.penalty, sw,
+                             rows)
+        check_signals(&since_check, check_every)
         start += rows
     return 0
